@@ -10,9 +10,12 @@ from eqlandscape.groups.catalog import (
     symmetric,
 )
 from eqlandscape.groups.perm_group import PermGroup, as_permutation, as_permutations, compose, orbit_labels
+from eqlandscape.groups.subgroups import Subgroup, SubgroupClass
 
 __all__ = [
     "PermGroup",
+    "Subgroup",
+    "SubgroupClass",
     "alternating",
     "as_permutation",
     "as_permutations",

@@ -13,17 +13,28 @@ Extension point (DESIGN.md section 7): a ``signs`` array of the same shape as ``
 (entries +-1) turns a permutation rep into a monomial rep ``rho(g)[perms[g][i], i] = signs[g][i]``.
 Only ``signs=None`` (plain permutation reps) is constructed today; code that consumes reps
 reads the signs through :attr:`PermRep.signs` so that it can join later.
+
+Reps are immutable values with an algebra (DESIGN.md section 8): ``a + b`` (direct sum), ``k * a``
+(``k`` copies), ``a * b`` (tensor product), ``a ** k`` (tensor power) and ``a >> b`` (the orbit basis of
+equivariant maps ``a -> b``, matrices of shape ``(b.size, a.size)``). ``str(rep)`` is its textual spec
+(:mod:`eqlandscape.reps.spec`). The logic lives in :mod:`~eqlandscape.reps.constructors`,
+:mod:`~eqlandscape.reps.coset` and :mod:`~eqlandscape.reps.decompose`; the methods here are thin.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import cached_property
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import numpy as np
 
 from eqlandscape.errors import DegreeMismatchError, GroupMismatchError, NotAHomomorphismError
 from eqlandscape.groups.perm_group import PermGroup, as_permutations, orbit_labels
+
+if TYPE_CHECKING:
+    from eqlandscape.equivariant.basis import OrbitBasis
+    from eqlandscape.reps.decompose import TransitivePiece
 
 
 class PermRep:
@@ -35,22 +46,57 @@ class PermRep:
     perms : int array ``(group.order, size)``: one permutation of the points per group element,
         in the order of ``group.elements``.
     name : the textual spec that prints this rep (e.g. ``"natural"``, ``"2*trivial + S3/C2"``).
+    signs : optional int array of ``perms``' shape with entries ``+-1``: a signed (monomial) rep,
+        ``rho(g)[perms[g][i], i] = signs[g][i]``, validated as a homomorphism too. Most operations
+        (sums, tensors, decomposition, bases) accept only plain permutation reps (``signs=None``)
+        and raise :class:`NotImplementedError` otherwise.
+
+    Instances are immutable (``perms`` and ``signs`` are read-only arrays and attributes cannot be
+    reassigned).
     """
 
     __slots__ = ("__dict__", "group", "name", "perms", "signs")
 
-    def __init__(self, group: PermGroup, perms: Sequence[Sequence[int]] | np.ndarray, name: str | None = None):
+    def __init__(
+        self,
+        group: PermGroup,
+        perms: Sequence[Sequence[int]] | np.ndarray,
+        name: str | None = None,
+        *,
+        signs: np.ndarray | None = None,
+    ):
         arr = as_permutations(perms, what="image")
         if arr.shape[0] != group.order:
             raise NotAHomomorphismError(
                 f"a rep of {group.name} needs {group.order} images (one per element), got {arr.shape[0]}"
             )
-        self.group = group
-        self.perms = arr
-        self.perms.setflags(write=False)
-        self.signs: np.ndarray | None = None
-        self.name = name if name is not None else f"<rep of {group.name} on {self.size} points>"
+        arr.setflags(write=False)
+        object.__setattr__(self, "group", group)
+        object.__setattr__(self, "perms", arr)
+        object.__setattr__(
+            self, "name", name if name is not None else f"<rep of {group.name} on {self.size} points>"
+        )
+        object.__setattr__(self, "signs", None if signs is None else self._as_signs(signs))
         self._check_homomorphism()
+
+    def __setattr__(self, attr: str, value: object) -> NoReturn:
+        raise AttributeError(f"PermRep is immutable: cannot set {attr!r} of {self.name!r}")
+
+    def __delattr__(self, attr: str) -> NoReturn:
+        raise AttributeError(f"PermRep is immutable: cannot delete {attr!r} of {self.name!r}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (self.group, np.array(self.perms), self.name, self.signs))
+
+    def _as_signs(self, signs: np.ndarray) -> np.ndarray:
+        arr = np.array(signs, dtype=np.int64)
+        if arr.shape != self.perms.shape or not np.isin(arr, (-1, 1)).all():
+            raise NotAHomomorphismError(
+                f"{self.name}: signs must be +-1 of shape {self.perms.shape}, got "
+                f"{np.asarray(signs).tolist()}"
+            )
+        arr.setflags(write=False)
+        return arr
 
     @classmethod
     def from_generator_images(
@@ -81,14 +127,26 @@ class PermRep:
 
     def _check_homomorphism(self) -> None:
         """``perms[x*s] == perms[x][perms[s]]`` for all ``x`` and generators ``s`` (this implies it for
-        all pairs, every element being a product of generators), and ``perms[identity]`` is the identity."""
+        all pairs, every element being a product of generators), and ``perms[identity]`` is the identity;
+        for a signed rep also ``signs[x*s] == signs[x][perms[s]] * signs[s]`` and ``signs[identity] == 1``."""
         if not np.array_equal(self.perms[0], np.arange(self.size)):
-            raise NotAHomomorphismError(f"{self.name}: the identity acts as {self.perms[0].tolist()}, not trivially")
+            raise NotAHomomorphismError(
+                f"{self.name}: the identity acts as {self.perms[0].tolist()}, not trivially"
+            )
+        if self.signs is not None and (self.signs[0] != 1).any():
+            raise NotAHomomorphismError(
+                f"{self.name}: the identity acts with signs {self.signs[0].tolist()}, not trivially"
+            )
         G = self.group
         for s in G.generators:
             lhs = self.perms[G.table[:, s]]
             rhs = self.perms[:, self.perms[s]]
-            bad = np.flatnonzero((lhs != rhs).any(axis=1))
+            wrong = (lhs != rhs).any(axis=1)
+            if self.signs is not None:
+                wrong |= (self.signs[G.table[:, s]] != self.signs[:, self.perms[s]] * self.signs[s]).any(
+                    axis=1
+                )
+            bad = np.flatnonzero(wrong)
             if bad.size:
                 x = int(bad[0])
                 raise NotAHomomorphismError(
@@ -121,8 +179,10 @@ class PermRep:
 
     @cached_property
     def character(self) -> np.ndarray:
-        """``chi(g)`` = number of fixed points of ``perms[g]``, shape ``(order,)``."""
-        return (self.perms == np.arange(self.size)).sum(axis=1)
+        """``chi(g) = trace rho(g)``, shape ``(order,)``: the number of fixed points of ``perms[g]``
+        (for a signed rep, the sum of their signs)."""
+        fixed = self.perms == np.arange(self.size)
+        return fixed.sum(axis=1) if self.signs is None else (fixed * self.signs).sum(axis=1)
 
     @cached_property
     def orbit_index(self) -> np.ndarray:
@@ -149,21 +209,121 @@ class PermRep:
                 f"and {other.name!r} of {other.group.name}"
             )
 
+    def check_unsigned(self, what: str) -> None:
+        """Raise :class:`NotImplementedError` for a signed (monomial) rep, naming it and ``what``."""
+        if self.signs is not None:
+            raise NotImplementedError(f"{what} of the signed (monomial) rep {self.name!r} is not implemented")
+
     def check_size(self, size: int, what: str) -> None:
         if self.size != size:
             raise DegreeMismatchError(f"{what}: rep {self.name!r} has {self.size} points, expected {size}")
 
-    def __eq__(self, other: object) -> bool:
-        """Equal as homomorphisms (same group, same point images); see ``is_isomorphic`` for isomorphism."""
+    # ------------------------------------------------------------------ decomposition, isomorphism
+    @cached_property
+    def _pieces(self) -> tuple[TransitivePiece, ...]:
+        from eqlandscape.reps.decompose import decompose
+
+        return tuple(decompose(self))
+
+    def decompose(self) -> list[TransitivePiece]:
+        """The orbits as transitive pieces, by smallest point, each with its points, the stabilizer of
+        its first point, that stabilizer's subgroup class and the restricted rep
+        (see :func:`eqlandscape.reps.decompose.decompose`)."""
+        return list(self._pieces)
+
+    def isomorphism_type(self) -> tuple[str, ...]:
+        """Subgroup-class labels of the pieces with repetition, in the order of
+        ``group.subgroup_classes``: equal exactly for isomorphic reps."""
+        from eqlandscape.reps.decompose import isomorphism_type
+
+        return isomorphism_type(self)
+
+    def is_isomorphic(self, other: PermRep) -> bool:
+        """Whether a bijection of points intertwines the two reps (not implied by equal characters)."""
+        from eqlandscape.reps.decompose import is_isomorphic
+
+        return is_isomorphic(self, other)
+
+    def isomorphism(self, other: PermRep) -> np.ndarray | None:
+        """A point bijection ``sigma`` with ``other.perms[g][sigma] == sigma[self.perms[g]]``, or ``None``."""
+        from eqlandscape.reps.decompose import isomorphism
+
+        return isomorphism(self, other)
+
+    def canonical(self) -> PermRep:
+        """The isomorphic direct sum of standard coset reps, named by its spec (``S3/1 + 2*S3/C2``)."""
+        from eqlandscape.reps.decompose import canonical
+
+        return canonical(self)
+
+    # ------------------------------------------------------------------ algebra
+    def __add__(self, other: object) -> PermRep:
+        """Direct sum ``self + other`` (``self``'s points first)."""
         if not isinstance(other, PermRep):
             return NotImplemented
-        return self.group == other.group and np.array_equal(self.perms, other.perms)
+        from eqlandscape.reps.constructors import direct_sum
+
+        return direct_sum(self, other)
+
+    def __radd__(self, other: object) -> PermRep:
+        """``0 + rep = rep``, so that ``sum(reps)`` works."""
+        if isinstance(other, int) and not isinstance(other, bool) and other == 0:
+            return self
+        return NotImplemented
+
+    def __mul__(self, other: object) -> PermRep:
+        """Tensor product ``self * other`` (pairs ``(i, j)`` at point ``i * other.size + j``)."""
+        if not isinstance(other, PermRep):
+            return NotImplemented
+        from eqlandscape.reps.constructors import tensor_product
+
+        return tensor_product(self, other)
+
+    def __rmul__(self, count: object) -> PermRep:
+        """``k * rep``: ``k`` copies (direct sum). Only a multiplicity on the left, as in specs."""
+        if not isinstance(count, int | np.integer) or isinstance(count, bool):
+            return NotImplemented
+        from eqlandscape.reps.constructors import copies
+
+        return copies(self, int(count))
+
+    def __pow__(self, exponent: object) -> PermRep:
+        """Tensor power ``rep ** k``."""
+        if not isinstance(exponent, int | np.integer) or isinstance(exponent, bool):
+            return NotImplemented
+        from eqlandscape.reps.constructors import tensor_power
+
+        return tensor_power(self, int(exponent))
+
+    def __rshift__(self, other: object) -> OrbitBasis:
+        """``rep_in >> rep_out``: the orbit basis of equivariant maps ``rep_in -> rep_out``
+        (:func:`eqlandscape.equivariant.equivariant_basis`)."""
+        if not isinstance(other, PermRep):
+            return NotImplemented
+        from eqlandscape.equivariant.basis import equivariant_basis
+
+        return equivariant_basis(self, other)
+
+    def __eq__(self, other: object) -> bool:
+        """Equal as homomorphisms (same group, same point images and signs); see ``is_isomorphic`` for
+        isomorphism."""
+        if not isinstance(other, PermRep):
+            return NotImplemented
+        if (self.signs is None) != (other.signs is None):
+            return False
+        same_signs = self.signs is None or np.array_equal(self.signs, other.signs)
+        return same_signs and self.group == other.group and np.array_equal(self.perms, other.perms)
 
     def __hash__(self) -> int:
-        return hash((self.group, self.perms.tobytes()))
+        return hash((self.group, self.perms.tobytes(), None if self.signs is None else self.signs.tobytes()))
 
     def __repr__(self) -> str:
         return f"PermRep({self.name!r}, group={self.group.name}, size={self.size})"
 
     def __str__(self) -> str:
         return self.name
+
+
+def _rebuild(group: PermGroup, perms: np.ndarray, name: str, signs: np.ndarray | None) -> PermRep:
+    """Unpickling: construct (and validate) the rep again."""
+    return PermRep(group, perms, name, signs=signs)

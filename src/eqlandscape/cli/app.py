@@ -1,0 +1,147 @@
+"""The ``eqlandscape`` command (typer); output with rich, or JSON with ``--json``.
+
+Bad input (any :class:`~eqlandscape.errors.EqlandscapeError`, or a usage error) prints one line
+on stderr and exits with code 2, without a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from eqlandscape import __version__
+from eqlandscape.cli.summaries import basis_summary, group_summary
+from eqlandscape.errors import EqlandscapeError
+from eqlandscape.groups import group_from_name
+
+app = typer.Typer(
+    name="eqlandscape",
+    help="Loss landscapes and optimization dynamics of equivariant networks over permutation reps.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of tables.")]
+
+
+def _print_json(payload: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(payload, indent=2) + "\n")
+
+
+def _table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:
+    table = Table(title=title, title_justify="left")
+    for c in columns:
+        table.add_column(c)
+    for r in rows:
+        table.add_row(*[str(v) for v in r])
+    return table
+
+
+@app.command()
+def group(
+    name: Annotated[str, typer.Argument(help="Group name: C4, D4, S3, A4, K4, S3xC2, ...")],
+    json_: JsonFlag = False,
+):
+    """Order, conjugacy classes, subgroup classes and transitive permutation reps of a group."""
+    s = group_summary(group_from_name(name))
+    if json_:
+        _print_json(s)
+        return
+    abelian = "abelian" if s["abelian"] else "non-abelian"
+    console.print(
+        f"[bold]{s['group']}[/bold]: order {s['order']}, acting on {s['degree']} points, {abelian}; "
+        f"generators {' '.join(s['generators'])}"
+    )
+    console.print(
+        _table(
+            f"{len(s['conjugacy_classes'])} conjugacy classes",
+            ["size", "element order", "representative"],
+            [[c["size"], c["element_order"], c["representative"]] for c in s["conjugacy_classes"]],
+        )
+    )
+    console.print(
+        _table(
+            f"{s['subgroups']} subgroups in {len(s['subgroup_classes'])} conjugacy classes",
+            ["label", "order", "index", "conjugates", "normal", "generators"],
+            [
+                [
+                    c["label"],
+                    c["order"],
+                    c["index"],
+                    c["conjugates"],
+                    "yes" if c["normal"] else "",
+                    " ".join(c["generators"]),
+                ]
+                for c in s["subgroup_classes"]
+            ],
+        )
+    )
+    console.print(
+        _table(
+            f"{len(s['transitive_reps'])} transitive p-reps G/H",
+            ["spec", "degree"],
+            [[t["spec"], t["degree"]] for t in s["transitive_reps"]],
+        )
+    )
+
+
+@app.command()
+def basis(
+    group_name: Annotated[str, typer.Argument(metavar="GROUP", help="Group name, e.g. S4.")],
+    rep_in: Annotated[str, typer.Argument(help="Input rep spec, e.g. 'natural' or '2*trivial + S4/C2'.")],
+    rep_out: Annotated[str, typer.Argument(help="Output rep spec.")],
+    json_: JsonFlag = False,
+):
+    """Dimension and orbit sizes of the equivariant maps REP_IN -> REP_OUT."""
+    s = basis_summary(group_name, rep_in, rep_out)
+    if json_:
+        _print_json(s)
+        return
+    console.print(
+        f"[bold]{s['group']}[/bold]: equivariant maps {s['rep_in']} -> {s['rep_out']} "
+        f"(matrices {s['shape'][0]} x {s['shape'][1]})"
+    )
+    console.print(f"dimension {s['dim']} (orbits of index pairs); Burnside's count {s['burnside_dim']}")
+    console.print(f"orbit sizes: {s['orbit_sizes']}")
+    console.print(f"equivariant biases: dimension {s['bias_dim']}, orbit sizes {s['bias_orbit_sizes']}")
+
+
+def _version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"eqlandscape {__version__}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+):
+    """eqlandscape: exact equivariant bases, ensembles of teacher-student runs, and their landscapes."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the app; bad input gives one line on stderr and exit code 2."""
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    try:
+        app(args=argv, standalone_mode=False)
+    except EqlandscapeError as e:
+        err.print(f"error: {e}", markup=False)
+        return 2
+    except typer.Exit as e:
+        return e.exit_code
+    except typer.Abort:
+        err.print("error: aborted", markup=False)
+        return 2
+    except typer.TyperException as e:  # usage errors: missing or malformed arguments and options
+        message = e.format_message() if hasattr(e, "format_message") else str(e)
+        err.print(f"error: {message}", markup=False)
+        return 2
+    return 0
