@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -110,6 +111,50 @@ def basis(
     console.print(f"dimension {s['dim']} (orbits of index pairs); Burnside's count {s['burnside_dim']}")
     console.print(f"orbit sizes: {s['orbit_sizes']}")
     console.print(f"equivariant biases: dimension {s['bias_dim']}, orbit sizes {s['bias_orbit_sizes']}")
+
+
+@app.command()
+def demo(
+    students: Annotated[int, typer.Option(help="Students per arm.")] = 512,
+    steps: Annotated[int, typer.Option(help="Full-batch training steps per student.")] = 3000,
+    seed: Annotated[int, typer.Option(help="First student seed (seeds seed .. seed + students - 1).")] = 0,
+    out: Annotated[Path, typer.Option(help="Directory for students.csv, summary.json, loss_curves.png.")] = Path(
+        "eqlandscape-demo"
+    ),
+    json_: JsonFlag = False,
+):
+    """Train students of the S3 teacher under each strategy and report who crosses the plane a = b."""
+    from eqlandscape.demo import DemoConfig, run_demo, write_outputs
+
+    config = DemoConfig(students=students, steps=steps, seed=seed)
+    quiet = Console(stderr=True, quiet=json_)
+    quiet.print(
+        f"demo: S3, natural -> natural -> trivial, ReLU, teacher W = I - 0.2 (J - I); {students} students "
+        f"per arm, {steps} full-batch steps"
+    )
+    result = run_demo(config, progress=lambda label, sec: quiet.print(f"  trained {label:<30} {sec:6.1f} s"))
+    paths = write_outputs(result, out)
+    if json_:
+        _print_json(result.summary() | {"files": {k: str(v) for k, v in paths.items()}})
+        return
+    rates = result.rates()
+    ends = ("a>b", "a<b", "a=b", "dead")
+    arms = rates.index.get_level_values(0)
+    shown = [arm if k == 0 or arms[k - 1] != arm else "" for k, arm in enumerate(arms)]  # arm once per group
+    rows = [
+        [label, side, int(r["students"]), f"{r['success']:.0%}"] + [f"{r[f'ended {e}']:.0%}" for e in ends]
+        for label, ((_, side), r) in zip(shown, rates.iterrows(), strict=True)
+    ]
+    console.print(
+        _table(
+            "success by arm and by the side of the plane a = b each student started on (teacher: a > b)",
+            ["arm", "start", "n", "success", *[f"end {e}" for e in ends]],
+            rows,
+        )
+    )
+    for arm, rate in result.success_by_arm().items():
+        console.print(f"  {arm:<30} success {rate:6.1%}   ({result.seconds[arm]:.1f} s)")
+    console.print(f"wrote {', '.join(str(p) for p in paths.values())}")
 
 
 def _version(value: bool) -> None:

@@ -1,0 +1,167 @@
+"""Ensemble training speed and memory on the demo problem (issue 3; DESIGN.md section 6).
+
+Demo problem: ``S3``, ``natural -> natural -> trivial``, ReLU, no biases, teacher
+``W_0 = I - 0.2 (J - I)``, output weights 1, 512 training samples, full batch, Adam (lr 0.01),
+float32. Measured in one run, as time per student-step:
+
+(a) the usual way: one ``torch.nn.Module`` (``Linear(3, 3) -> ReLU -> Linear(3, 1)``, no biases) at a
+    time, ``torch.optim.Adam``, ``mse_loss(...).backward()``;
+(b) PyTorch's ensembling recipe: ``torch.func.stack_module_state`` + ``vmap(grad_and_value(...))`` over
+    the stacked parameters, ``torch.optim.Adam`` on them;
+(c) ``eqlandscape.train.train`` (free students, the model of (a) and (b); and constrained
+    ``orthonormal`` students).
+
+Then the peak resident memory (``ru_maxrss``) of a fresh process that trains ``K = 10,000``
+students on the demo problem with (c). Prints the ratios; asserts nothing.
+
+    python benchmarks/bench_ensemble.py            # about two minutes on 2 cores
+    python benchmarks/bench_ensemble.py --quick    # fewer steps, a smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import resource
+import subprocess
+import sys
+import time
+
+import torch
+from torch.func import functional_call, grad_and_value, stack_module_state
+
+from eqlandscape.tasks import demo_task
+from eqlandscape.train import TrainConfig, train
+
+LR = 0.01
+
+
+def _module() -> torch.nn.Module:
+    return torch.nn.Sequential(torch.nn.Linear(3, 3, bias=False), torch.nn.ReLU(), torch.nn.Linear(3, 1, bias=False))
+
+
+def loop_of_modules(x: torch.Tensor, y: torch.Tensor, students: int, steps: int) -> float:
+    """(a): seconds per student-step."""
+    start = time.perf_counter()
+    for seed in range(students):
+        torch.manual_seed(seed)
+        model = _module()
+        opt = torch.optim.Adam(model.parameters(), lr=LR)
+        for _ in range(steps):
+            opt.zero_grad()
+            torch.nn.functional.mse_loss(model(x), y).backward()
+            opt.step()
+    return (time.perf_counter() - start) / (students * steps)
+
+
+def vmap_recipe(x: torch.Tensor, y: torch.Tensor, students: int, steps: int) -> float:
+    """(b): seconds per student-step (after one warm-up step)."""
+    torch.manual_seed(0)
+    params, buffers = stack_module_state([_module() for _ in range(students)])
+    base = copy.deepcopy(_module()).to("meta")
+
+    def loss(p: dict, b: dict, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.mse_loss(functional_call(base, (p, b), (xb,)), yb)
+
+    step = torch.vmap(grad_and_value(loss), in_dims=(0, 0, None, None))
+    opt = torch.optim.Adam(list(params.values()), lr=LR)
+
+    def one_step() -> None:
+        grads, _ = step(params, buffers, x, y)
+        for name, p in params.items():
+            p.grad = grads[name]
+        opt.step()
+
+    one_step()
+    start = time.perf_counter()
+    for _ in range(steps):
+        one_step()
+    return (time.perf_counter() - start) / (students * steps)
+
+
+def ensemble_trainer(task, strategy: str | dict, students: int, steps: int) -> float:
+    """(c): seconds per student-step of ``train`` (everything included: setup, records, results)."""
+    config = TrainConfig(
+        strategy=strategy, optimizer={"name": "adam", "lr": LR}, n_models=students, steps=steps, record_every=100
+    )
+    start = time.perf_counter()
+    train(task, config)
+    return (time.perf_counter() - start) / (students * steps)
+
+
+def memory_child(students: int, steps: int) -> None:
+    """Run in a fresh process: train ``students`` on the demo problem, print the peak RSS in bytes."""
+    task = demo_task()
+    config = TrainConfig(
+        strategy="constrained", optimizer={"name": "adam", "lr": LR}, n_models=students, steps=steps, record_every=100
+    )
+    start = time.perf_counter()
+    result = train(task, config)
+    seconds = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # kilobytes on Linux
+    print(peak, seconds, float(result.table.success.mean()))
+
+
+def _best_of_thread_settings(run, *args) -> tuple[float, int]:
+    """Time ``run`` with PyTorch's default intra-op threads and with one thread; return the faster
+    (seconds per student-step, threads). On a busy 2-core machine two OpenMP threads can be many
+    times slower than one; the baselines get the better setting."""
+    default = torch.get_num_threads()
+    timings = {}
+    for threads in sorted({default, 1}):
+        torch.set_num_threads(threads)
+        timings[threads] = run(*args)
+    torch.set_num_threads(default)
+    threads = min(timings, key=timings.get)
+    return timings[threads], threads
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer students and steps")
+    parser.add_argument("--memory-child", nargs=2, type=int, metavar=("K", "STEPS"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.memory_child:
+        memory_child(*args.memory_child)
+        return
+    quick = args.quick
+    task = demo_task()
+    x, y = task.x_train.float(), task.y_train.float()
+    print(f"demo problem: {task.arch}; {x.shape[0]} samples, full batch, Adam lr {LR}, float32")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} intra-op threads by default")
+    print("time per student-step:")
+
+    a_students, a_steps = (1, 300) if quick else (2, 3000)
+    b_students, b_steps = (1000, 20) if quick else (1000, 200)
+    c_students, c_steps = (512, 300) if quick else (512, 3000)
+    memory_students, memory_steps = (10_000, 30) if quick else (10_000, 300)
+
+    t_a, threads_a = _best_of_thread_settings(loop_of_modules, x, y, a_students, a_steps)
+    print(f"(a) loop of nn.Module + Adam, {a_students} x {a_steps} steps ({threads_a} thread): {t_a * 1e6:10.1f} us")
+    t_b, threads_b = _best_of_thread_settings(vmap_recipe, x, y, b_students, b_steps)
+    print(f"(b) stack_module_state + vmap, K={b_students}, {b_steps} steps ({threads_b} thread): {t_b * 1e6:8.2f} us")
+    t_free = ensemble_trainer(task, "free", c_students, c_steps)
+    print(f"(c) eqlandscape train, free, K={c_students}, {c_steps} steps: {t_free * 1e6:22.2f} us")
+    t_eq = ensemble_trainer(task, "constrained", c_students, c_steps)
+    print(f"(c) eqlandscape train, orthonormal, K={c_students}, {c_steps} steps: {t_eq * 1e6:15.2f} us")
+    print(f"\nspeed-up of (c) free over (a): {t_a / t_free:7.0f}x   (target: at least 100x)")
+    print(f"speed-up of (c) free over (b): {t_b / t_free:7.1f}x")
+    print(f"speed-up of (c) orthonormal over (a): {t_a / t_eq:7.0f}x, over (b): {t_b / t_eq:5.1f}x")
+
+    child = subprocess.run(
+        [sys.executable, __file__, "--memory-child", str(memory_students), str(memory_steps)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    peak, seconds, success = child.stdout.split()
+    per_step = float(seconds) / (memory_students * memory_steps)
+    print(
+        f"\nK={memory_students} students, {memory_steps} steps, fresh process: peak RSS {int(peak) / 2**30:.2f} GiB "
+        f"(target: under 4 GiB); {float(seconds):.1f} s, {per_step * 1e6:.2f} us/student-step, "
+        f"success {float(success):.0%}"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,186 @@
+"""The demo: does the hidden fixed-point plane ``a = b`` trap constrained training?
+
+Problem (DESIGN.md section 4): ``S3`` on 3 points, reps ``natural -> natural -> trivial``, ReLU, no
+biases; the teacher's hidden weight is ``W = a I + b (J - I)`` with ``a = 1``, ``b = -0.2`` and its
+output weights are 1. The plane ``a = b`` (all hidden neurons identical) is the fixed-point subspace
+of the hidden-neuron permutations inside the constrained space ``E``: gradient flow in the Euclidean
+metric (``orthonormal`` coordinates, SGD) cannot cross it, so students that start on the side
+``a < b`` cannot reach the teacher (``a > b``). Weight sharing (``orbit`` coordinates), Adam, free,
+augmented and relaxed training change the metric or the space and may cross or go around it.
+
+Each arm trains the same seeds (the same initial functions) with one strategy and optimizer. Every
+student is classified by the side of the plane it started and ended on (``a>b``, ``a<b``, ``a=b``
+within ``side_tol``), with students whose output ends identically near 0 in their own category
+``dead`` (DESIGN.md section 4: the origin lies on every fixed-point subspace).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pydantic import Field
+
+from eqlandscape import __version__
+from eqlandscape.tasks import demo_task
+from eqlandscape.train import TrainConfig, TrainResult, plane_side, train
+from eqlandscape.train.config import Config
+
+SIDES = ("a>b", "a<b", "a=b")
+
+
+class DemoConfig(Config):
+    """Options of the demo (the defaults are the built-in demo). Every arm trains ``students``
+    students with seeds ``seed .. seed + students - 1`` for ``steps`` full-batch steps. A student is
+    ``dead`` when the RMS of its output on the test set is at most ``dead_tol`` times the RMS label
+    (its loss is then within ``dead_tol^2`` of the loss of the zero function)."""
+
+    students: int = Field(512, ge=1)
+    steps: int = Field(3000, ge=1)
+    sgd_lr: float = Field(0.05, gt=0, allow_inf_nan=False)
+    adam_lr: float = Field(0.01, gt=0, allow_inf_nan=False)
+    switch_step: int = Field(1000, ge=0)
+    n_train: int = Field(512, ge=1)
+    n_test: int = Field(512, ge=1)
+    seed: int = Field(0, ge=0)
+    data_seed: int = Field(12345, ge=0)
+    success_tol: float = Field(1e-3, gt=0, allow_inf_nan=False)
+    side_tol: float = Field(1e-3, ge=0, allow_inf_nan=False)
+    dead_tol: float = Field(0.05, ge=0, allow_inf_nan=False)
+    record_every: int = Field(25, ge=1)
+
+    def arms(self) -> dict[str, TrainConfig]:
+        """One training config per arm, keyed by a readable label."""
+        sgd = {"name": "sgd", "lr": self.sgd_lr}
+        adam = {"name": "adam", "lr": self.adam_lr}
+        common = {
+            "n_models": self.students,
+            "first_seed": self.seed,
+            "steps": self.steps,
+            "record_every": self.record_every,
+            "success_tol": self.success_tol,
+            "dead_tol": self.dead_tol,
+        }
+        orthonormal = {"name": "constrained", "parametrization": "orthonormal"}
+        orbit = {"name": "constrained", "parametrization": "orbit"}
+        relaxed = {"name": "relaxed", "parametrization": "orthonormal", "switch_step": self.switch_step}
+        specs: dict[str, tuple[dict[str, Any] | str, dict[str, Any]]] = {
+            "constrained orthonormal SGD": (orthonormal, sgd),
+            "constrained orthonormal Adam": (orthonormal, adam),
+            "constrained orbit SGD": (orbit, sgd),
+            "constrained orbit Adam": (orbit, adam),
+            "free SGD": ("free", sgd),
+            "augmented SGD": ("augmented", sgd),
+            "relaxed SGD": (relaxed, sgd),
+        }
+        return {label: TrainConfig(strategy=s, optimizer=o, **common) for label, (s, o) in specs.items()}
+
+
+@dataclass(frozen=True, eq=False)
+class DemoResult:
+    """Per-student classification (``students``), the full results of each arm and the timing."""
+
+    config: DemoConfig
+    students: pd.DataFrame
+    results: dict[str, TrainResult]
+    seconds: dict[str, float]
+
+    def rates(self) -> pd.DataFrame:
+        """Per arm and starting side: number of students, success rate, and where they ended."""
+        df = self.students
+        ended = pd.crosstab([df["arm"], df["start_side"]], df["end"], normalize="index")
+        ended = ended.reindex(columns=[*SIDES, "dead"], fill_value=0.0)
+        grouped = df.groupby(["arm", "start_side"], sort=False)
+        out = pd.DataFrame({"students": grouped.size(), "success": grouped["success"].mean()})
+        out = out.join(ended.add_prefix("ended "))
+        order = pd.MultiIndex.from_product([list(self.results), SIDES])
+        return out.reindex(order).dropna(subset=["students"]).astype({"students": int})
+
+    def success_by_arm(self) -> pd.Series:
+        return self.students.groupby("arm", sort=False)["success"].mean()
+
+    def summary(self) -> dict[str, Any]:
+        """A JSON-serializable record: config, version, timings, and the rate tables."""
+        rates = self.rates().reset_index(names=["arm", "start_side"])
+        return {
+            "demo_config": self.config.model_dump(mode="json"),
+            "arms": {label: r.metadata() for label, r in self.results.items()},
+            "version": __version__,
+            "seconds": self.seconds,
+            "success_by_arm": self.success_by_arm().to_dict(),
+            "rates": rates.to_dict(orient="records"),
+        }
+
+
+def classify(result: TrainResult, side_tol: float) -> pd.DataFrame:
+    """One row per student: seed, final losses, success, dead, start side, end side (or ``dead``)."""
+    t = result.table
+    start = plane_side(result.initial_weights[0], side_tol)
+    end = plane_side(result.final_weights[0], side_tol)
+    return pd.DataFrame(
+        {
+            "seed": t["seed"].to_numpy(),
+            "train_loss": t["train_loss"].to_numpy(),
+            "test_loss": t["test_loss"].to_numpy(),
+            "success": t["success"].to_numpy(bool),
+            "dead": t["dead"].to_numpy(bool),
+            "diverged": t["diverged"].to_numpy(bool),
+            "start_side": start,
+            "end": np.where(t["dead"].to_numpy(bool), "dead", end),
+        }
+    )
+
+
+def run_demo(config: DemoConfig | None = None, progress: Callable[[str, float], None] | None = None) -> DemoResult:
+    """Train every arm of the demo and classify its students. ``progress(label, seconds)`` is called
+    after each arm."""
+    config = config or DemoConfig()
+    task = demo_task(config.n_train, config.n_test, seed=config.data_seed)
+    results, seconds, frames = {}, {}, []
+    for label, train_config in config.arms().items():
+        start = time.perf_counter()
+        results[label] = result = train(task, train_config)
+        seconds[label] = time.perf_counter() - start
+        frames.append(classify(result, config.side_tol).assign(arm=label))
+        if progress is not None:
+            progress(label, seconds[label])
+    students = pd.concat(frames, ignore_index=True)
+    return DemoResult(config, students, results, seconds)
+
+
+def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    """Write through a temporary file in the same directory, then rename: a failed run never leaves
+    a half-written file in place of an earlier result."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_outputs(result: DemoResult, out_dir: Path) -> dict[str, Path]:
+    """Write ``students.csv`` (one row per student), ``summary.json`` (config, version, seeds,
+    rates) and ``loss_curves.png`` into ``out_dir``; return their paths."""
+    from eqlandscape.plots import demo_loss_curves
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "students": out_dir / "students.csv",
+        "summary": out_dir / "summary.json",
+        "figure": out_dir / "loss_curves.png",
+    }
+    _atomic_write(paths["students"], lambda p: result.students.to_csv(p, index=False))
+    _atomic_write(paths["summary"], lambda p: p.write_text(json.dumps(result.summary(), indent=2, default=float)))
+    _atomic_write(paths["figure"], lambda p: demo_loss_curves(result).savefig(p, dpi=110, format="png"))
+    return paths

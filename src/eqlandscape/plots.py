@@ -1,0 +1,54 @@
+"""Matplotlib figures (non-interactive Agg backend; figures are returned, not shown)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from eqlandscape.demo import DemoResult
+
+SIDE_STYLES = {"a>b": ("tab:blue", "started a > b (teacher's side)"), "a<b": ("tab:red", "started a < b")}
+
+
+def demo_loss_curves(result: DemoResult) -> Figure:
+    """One panel per arm: the median test loss over the students that started on each side of the
+    plane ``a = b``, with the 10-90% band, against the training step (log scale)."""
+    arms = list(result.results)
+    cols = min(4, len(arms))
+    rows = -(-len(arms) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3.2 * rows), sharex=True, sharey=True, squeeze=False)
+    students = result.students
+    for ax, arm in zip(axes.flat, arms, strict=False):
+        res = result.results[arm]
+        curves = np.maximum(res.curves("test_loss"), 1e-12)
+        steps = res.record_steps
+        side = students.loc[students["arm"] == arm, "start_side"].to_numpy()
+        for key, (color, label) in SIDE_STYLES.items():
+            sel = curves[side == key]
+            if not len(sel):
+                continue
+            lo, med, hi = np.nanquantile(sel, [0.1, 0.5, 0.9], axis=0)
+            ax.fill_between(steps, lo, hi, color=color, alpha=0.2, linewidth=0)
+            ax.plot(steps, med, color=color, label=f"{label} ({len(sel)})")
+        rate = students.loc[students["arm"] == arm, "success"].mean()
+        ax.set_title(f"{arm}\nsuccess {rate:.0%}", fontsize=9)
+        ax.set_yscale("log")
+        ax.grid(alpha=0.3)
+    for ax in axes.flat[len(arms) :]:
+        ax.axis("off")
+    for ax in axes[-1]:
+        ax.set_xlabel("step")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("test loss (MSE)")
+    axes.flat[0].legend(fontsize=7, loc="lower left")
+    fig.suptitle("S3 teacher-student, hidden plane a = b: median and 10-90% band of the test loss", fontsize=10)
+    fig.tight_layout()
+    return fig

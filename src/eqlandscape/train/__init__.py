@@ -1,0 +1,45 @@
+"""The ensemble trainer and the training strategies (DESIGN.md sections 4 and 6).
+
+``train(task, TrainConfig(strategy=..., optimizer=..., n_models=K, steps=...))`` trains ``K``
+students at once and returns a :class:`TrainResult` (a table with one row per student, the
+initial and final weights, the config and the package version).
+"""
+
+from eqlandscape.train.config import (
+    AugmentedConfig,
+    ConstrainedConfig,
+    FreeConfig,
+    OptimizerConfig,
+    PenaltyConfig,
+    RelaxedConfig,
+    ScheduleConfig,
+    StrategyConfig,
+    TrainConfig,
+    register_strategy_config,
+    strategy_names,
+)
+from eqlandscape.train.optim import Optimizer
+from eqlandscape.train.results import TrainResult, plane_coordinates, plane_side
+from eqlandscape.train.strategies import Strategy, register_strategy
+from eqlandscape.train.trainer import train
+
+__all__ = [
+    "AugmentedConfig",
+    "ConstrainedConfig",
+    "FreeConfig",
+    "Optimizer",
+    "OptimizerConfig",
+    "PenaltyConfig",
+    "RelaxedConfig",
+    "ScheduleConfig",
+    "Strategy",
+    "StrategyConfig",
+    "TrainConfig",
+    "TrainResult",
+    "plane_coordinates",
+    "plane_side",
+    "register_strategy",
+    "register_strategy_config",
+    "strategy_names",
+    "train",
+]

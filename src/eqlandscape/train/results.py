@@ -1,0 +1,88 @@
+"""Results of a training run: a table with one row per model, the weights, the config and the version.
+
+:class:`TrainResult` carries everything needed to reproduce and analyse a run:
+
+* ``table`` (pandas): one row per model with ``seed``, ``strategy``, ``parametrization``,
+  ``optimizer``, ``lr``, the final ``train_loss`` and ``test_loss`` (MSE on the train and test
+  sets, without augmentation or penalty terms), ``success`` (final test loss at
+  most ``success_tol``, not diverged), ``converged`` (reached ``loss_tol`` and stopped), ``diverged``
+  (its loss became NaN/inf: frozen at its last finite parameters), ``steps_taken`` (updates
+  applied), ``output_rms`` (RMS output on the test set), ``dead`` (``output_rms`` at most ``dead_tol``
+  times the RMS test label), ``dist_to_E`` and ``equiv_error`` at the end
+  (:mod:`eqlandscape.train.metrics`), and the recorded trajectories as arrays ``(R,)`` in columns
+  ``train_loss_curve``, ``test_loss_curve``, ``grad_norm_curve`` (norm of the coordinate gradient of
+  the objective that the step used), ``dist_to_E_curve``, ``equiv_error_curve``, recorded at
+  ``record_steps``.
+* full-space tensors of every model at the start and at the end: ``initial_weights`` /
+  ``final_weights`` (lists over layers of ``(K, n_out, n_in)``) and ``initial_biases`` /
+  ``final_biases`` (``(K, n_out)``, ``None`` without biases); with ``record_weights`` also
+  ``weight_trajectories`` (flat order, each ``(K, R, *shape)``).
+* ``ensemble``: the final models (their final parametrization), ``config`` (the
+  :class:`TrainConfig`), ``task`` and ``student`` (JSON-serializable descriptions) and
+  ``version`` (``eqlandscape.__version__``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from eqlandscape.nn import Ensemble
+from eqlandscape.train.config import TrainConfig
+
+CURVES = ("train_loss", "test_loss", "grad_norm", "dist_to_E", "equiv_error")
+
+
+@dataclass(frozen=True, eq=False)
+class TrainResult:
+    """See the module docstring."""
+
+    table: pd.DataFrame
+    record_steps: np.ndarray
+    initial_weights: list[np.ndarray]
+    initial_biases: list[np.ndarray] | None
+    final_weights: list[np.ndarray]
+    final_biases: list[np.ndarray] | None
+    weight_trajectories: list[np.ndarray] | None
+    ensemble: Ensemble
+    config: TrainConfig
+    task: dict[str, Any]
+    student: dict[str, Any]
+    version: str
+
+    def curves(self, metric: str) -> np.ndarray:
+        """The recorded trajectory of ``metric`` (one of :data:`CURVES`) of every model, ``(K, R)``."""
+        if metric not in CURVES:
+            raise KeyError(f"unknown metric {metric!r}; recorded: {', '.join(CURVES)}")
+        return np.stack(self.table[f"{metric}_curve"].to_numpy())
+
+    def metadata(self) -> dict[str, Any]:
+        """Config, task, student and version as one JSON-serializable dict."""
+        return {
+            "config": self.config.model_dump(mode="json"),
+            "task": self.task,
+            "student": self.student,
+            "version": self.version,
+        }
+
+
+def plane_coordinates(W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For square weights ``W (K, n, n)``: ``a`` = mean diagonal and ``b`` = mean off-diagonal entry,
+    the coordinates of ``P_E(W) = a I + b (J - I)`` for ``S_n`` on ``natural -> natural``
+    (DESIGN.md section 4; orbit means are kept by the projection)."""
+    W = np.asarray(W, dtype=np.float64)
+    n = W.shape[-1]
+    diag = np.trace(W, axis1=-2, axis2=-1) / n
+    off = (W.sum(axis=(-2, -1)) - n * diag) / (n * (n - 1))
+    return diag, off
+
+
+def plane_side(W: np.ndarray, tol: float = 1e-6) -> np.ndarray:
+    """The side of the plane ``a = b`` (all hidden neurons identical) of each ``W (K, n, n)``:
+    ``"a>b"``, ``"a<b"``, or ``"a=b"`` when ``|a - b| <= tol``. Students that end at the origin
+    (dead, see the ``dead`` column) can be on either side: classify them separately."""
+    a, b = plane_coordinates(W)
+    return np.where(np.abs(a - b) <= tol, "a=b", np.where(a > b, "a>b", "a<b"))
