@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from eqlandscape.cli import main
-from eqlandscape.demo import DemoConfig, run_demo, write_outputs
+from eqlandscape.demo import DemoConfig, run_demo, teacher_relabelling, write_outputs
 from eqlandscape.errors import ConfigError
 from eqlandscape.train import plane_side
 
@@ -83,3 +83,23 @@ def test_demo_bad_input_exit_2(capsys, tmp_path, argv) -> None:
 def test_demo_config_rejects_bad_values() -> None:
     with pytest.raises(ConfigError, match="sgd_lr"):
         DemoConfig(sgd_lr=0.0)
+
+
+def test_teacher_relabelling_recovers_a_known_permutation() -> None:
+    rng = np.random.default_rng(0)
+    teacher = rng.standard_normal((3, 3))
+    sigma = np.array([[2, 0, 1], [0, 1, 2], [1, 0, 2]])  # student neuron sigma[j] plays teacher neuron j
+    scale = rng.uniform(0.5, 2.0, (3, 3))  # ReLU rescaling of each student neuron
+    W = np.empty((3, 3, 3))
+    for k in range(3):
+        W[k][sigma[k]] = teacher * scale[k][sigma[k]][:, None]
+    w_out = 1.0 / scale
+    found, error = teacher_relabelling(W, w_out, teacher)
+    np.testing.assert_array_equal(found, sigma)
+    np.testing.assert_allclose(error, 0.0, atol=1e-12)
+
+
+def test_successful_constrained_students_match_the_teacher_without_relabelling(small_demo) -> None:
+    df = small_demo.students
+    rows = df[df["arm"].str.startswith("constrained") & df["success"]]
+    assert len(rows) > 0 and (rows["relabelling"] == "()").all()

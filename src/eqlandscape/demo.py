@@ -16,6 +16,7 @@ within ``side_tol``), with students whose output ends identically near 0 in thei
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import tempfile
@@ -30,6 +31,7 @@ import pandas as pd
 from pydantic import Field
 
 from eqlandscape import __version__
+from eqlandscape.groups.notation import cycle_notation
 from eqlandscape.tasks import demo_task
 from eqlandscape.train import TrainConfig, TrainResult, plane_side, train
 from eqlandscape.train.config import Config
@@ -78,8 +80,10 @@ class DemoConfig(Config):
             "constrained orbit SGD": (orbit, sgd),
             "constrained orbit Adam": (orbit, adam),
             "free SGD": ("free", sgd),
+            "free Adam": ("free", adam),
             "augmented SGD": ("augmented", sgd),
             "relaxed SGD": (relaxed, sgd),
+            "relaxed Adam": (relaxed, adam),
         }
         return {label: TrainConfig(strategy=s, optimizer=o, **common) for label, (s, o) in specs.items()}
 
@@ -94,12 +98,16 @@ class DemoResult:
     seconds: dict[str, float]
 
     def rates(self) -> pd.DataFrame:
-        """Per arm and starting side: number of students, success rate, and where they ended."""
+        """Per arm and starting side: number of students, success rate, the share that reached the
+        teacher under a relabelled hidden representation, and where they ended."""
         df = self.students
         ended = pd.crosstab([df["arm"], df["start_side"]], df["end"], normalize="index")
         ended = ended.reindex(columns=[*SIDES, "dead"], fill_value=0.0)
         grouped = df.groupby(["arm", "start_side"], sort=False)
-        out = pd.DataFrame({"students": grouped.size(), "success": grouped["success"].mean()})
+        relabelled = (df["success"] & ~df["relabelling"].isin(["", "()"])).groupby([df["arm"], df["start_side"]]).mean()
+        out = pd.DataFrame(
+            {"students": grouped.size(), "success": grouped["success"].mean(), "relabelled": relabelled}
+        )
         out = out.join(ended.add_prefix("ended "))
         order = pd.MultiIndex.from_product([list(self.results), SIDES])
         return out.reindex(order).dropna(subset=["students"]).astype({"students": int})
@@ -120,11 +128,35 @@ class DemoResult:
         }
 
 
-def classify(result: TrainResult, side_tol: float) -> pd.DataFrame:
-    """One row per student: seed, final losses, success, dead, start side, end side (or ``dead``)."""
+def teacher_relabelling(W: np.ndarray, w_out: np.ndarray, teacher: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Which relabelling of the hidden neurons maps each student onto the teacher.
+
+    For a one-hidden-layer ReLU network without biases and one output, neuron ``i`` contributes
+    ``w_out[i] relu(W[i] x) = relu(w_out[i] W[i] x)`` when ``w_out[i] > 0`` (ReLU rescaling), so the
+    function is fixed by the effective rows ``w_out[i] W[i]`` up to their order. For students
+    ``W (K, n, n_in)``, ``w_out (K, n)`` and the teacher's effective rows ``teacher (n, n_in)`` this
+    returns, over all ``n!`` orders ``sigma`` (student neuron ``sigma[j]`` plays teacher neuron ``j``),
+    the best ``sigma`` (``(K, n)``) and its largest entrywise error (``(K,)``). A student that reaches
+    the teacher with ``sigma`` other than the identity has found it under a relabelled (conjugate)
+    hidden representation, the escape that Xie & Smidt describe.
+    """
+    n = W.shape[1]
+    orders = np.array(list(itertools.permutations(range(n))))  # (n!, n)
+    effective = W * w_out[:, :, None]  # (K, n, n_in)
+    errors = np.abs(effective[:, orders] - teacher).max(axis=(-2, -1))  # (K, n!)
+    best = errors.argmin(axis=1)
+    return orders[best], errors[np.arange(len(best)), best]
+
+
+def classify(result: TrainResult, side_tol: float, teacher: np.ndarray, match_tol: float = 0.05) -> pd.DataFrame:
+    """One row per student: seed, final losses, success, dead, start side, end side (or ``dead``),
+    and the hidden relabelling (cycle notation, ``()`` for none) under which it matches the teacher's
+    effective rows ``teacher`` to ``match_tol`` (empty when it matches under none)."""
     t = result.table
     start = plane_side(result.initial_weights[0], side_tol)
     end = plane_side(result.final_weights[0], side_tol)
+    sigma, error = teacher_relabelling(result.final_weights[0], result.final_weights[1][:, 0, :], teacher)
+    relabelling = np.array([cycle_notation(p) if e <= match_tol else "" for p, e in zip(sigma, error, strict=True)])
     return pd.DataFrame(
         {
             "seed": t["seed"].to_numpy(),
@@ -135,6 +167,7 @@ def classify(result: TrainResult, side_tol: float) -> pd.DataFrame:
             "diverged": t["diverged"].to_numpy(bool),
             "start_side": start,
             "end": np.where(t["dead"].to_numpy(bool), "dead", end),
+            "relabelling": relabelling,
         }
     )
 
@@ -144,12 +177,14 @@ def run_demo(config: DemoConfig | None = None, progress: Callable[[str, float], 
     after each arm."""
     config = config or DemoConfig()
     task = demo_task(config.n_train, config.n_test, seed=config.data_seed)
+    W, w_out = (t.detach().numpy() for t in task.teacher.full())
+    teacher = W * w_out[0][:, None]
     results, seconds, frames = {}, {}, []
     for label, train_config in config.arms().items():
         start = time.perf_counter()
         results[label] = result = train(task, train_config)
         seconds[label] = time.perf_counter() - start
-        frames.append(classify(result, config.side_tol).assign(arm=label))
+        frames.append(classify(result, config.side_tol, teacher).assign(arm=label))
         if progress is not None:
             progress(label, seconds[label])
     students = pd.concat(frames, ignore_index=True)

@@ -20,7 +20,8 @@ SIDE_STYLES = {"a>b": ("tab:blue", "started a > b (teacher's side)"), "a<b": ("t
 
 def demo_loss_curves(result: DemoResult) -> Figure:
     """One panel per arm: the median test loss over the students that started on each side of the
-    plane ``a = b``, with the 10-90% band, against the training step (log scale)."""
+    plane ``a = b``, with the 10-90% band, against the training step (log scale); relaxed arms mark
+    the step where training switches from constrained to free."""
     arms = list(result.results)
     cols = min(4, len(arms))
     rows = -(-len(arms) // cols)
@@ -38,6 +39,9 @@ def demo_loss_curves(result: DemoResult) -> Figure:
             lo, med, hi = np.nanquantile(sel, [0.1, 0.5, 0.9], axis=0)
             ax.fill_between(steps, lo, hi, color=color, alpha=0.2, linewidth=0)
             ax.plot(steps, med, color=color, label=f"{label} ({len(sel)})")
+        switch = getattr(res.config.strategy, "switch_step", None)
+        if switch is not None:
+            ax.axvline(switch, color="0.4", linestyle=":", linewidth=1, label="switch to free")
         rate = students.loc[students["arm"] == arm, "success"].mean()
         ax.set_title(f"{arm}\nsuccess {rate:.0%}", fontsize=9)
         ax.set_yscale("log")

@@ -27,7 +27,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console()
+console = Console() if sys.stdout.isatty() else Console(width=140)  # wide tables stay whole in pipes and files
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of tables.")]
 
 
@@ -142,15 +142,20 @@ def demo(
     arms = rates.index.get_level_values(0)
     shown = [arm if k == 0 or arms[k - 1] != arm else "" for k, arm in enumerate(arms)]  # arm once per group
     rows = [
-        [label, side, int(r["students"]), f"{r['success']:.0%}"] + [f"{r[f'ended {e}']:.0%}" for e in ends]
+        [label, side, int(r["students"]), f"{r['success']:.0%}", f"{r['relabelled']:.0%}"]
+        + [f"{r[f'ended {e}']:.0%}" for e in ends]
         for label, ((_, side), r) in zip(shown, rates.iterrows(), strict=True)
     ]
     console.print(
         _table(
             "success by arm and by the side of the plane a = b each student started on (teacher: a > b)",
-            ["arm", "start", "n", "success", *[f"end {e}" for e in ends]],
+            ["arm", "start", "n", "success", "relabelled", *[f"end {e}" for e in ends]],
             rows,
         )
+    )
+    console.print(
+        "relabelled: reached the teacher only after relabelling the hidden neurons (a conjugate hidden rep);\n"
+        "end: side of the plane of P_E(W) in the student's own labels, or dead (output ~ 0)."
     )
     for arm, rate in result.success_by_arm().items():
         console.print(f"  {arm:<30} success {rate:6.1%}   ({result.seconds[arm]:.1f} s)")
