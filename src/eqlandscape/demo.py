@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,6 +29,7 @@ import pandas as pd
 from pydantic import Field
 
 from eqlandscape import __version__
+from eqlandscape.files import atomic_write
 from eqlandscape.groups.notation import cycle_notation
 from eqlandscape.tasks import demo_task
 from eqlandscape.train import TrainConfig, TrainResult, plane_side, train
@@ -191,19 +190,6 @@ def run_demo(config: DemoConfig | None = None, progress: Callable[[str, float], 
     return DemoResult(config, students, results, seconds)
 
 
-def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Write through a temporary file in the same directory, then rename: a failed run never leaves
-    a half-written file in place of an earlier result."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_outputs(result: DemoResult, out_dir: Path) -> dict[str, Path]:
     """Write ``students.csv`` (one row per student), ``summary.json`` (config, version, seeds,
     rates) and ``loss_curves.png`` into ``out_dir``; return their paths."""
@@ -215,7 +201,7 @@ def write_outputs(result: DemoResult, out_dir: Path) -> dict[str, Path]:
         "summary": out_dir / "summary.json",
         "figure": out_dir / "loss_curves.png",
     }
-    _atomic_write(paths["students"], lambda p: result.students.to_csv(p, index=False))
-    _atomic_write(paths["summary"], lambda p: p.write_text(json.dumps(result.summary(), indent=2, default=float)))
-    _atomic_write(paths["figure"], lambda p: demo_loss_curves(result).savefig(p, dpi=110, format="png"))
+    atomic_write(paths["students"], lambda p: result.students.to_csv(p, index=False))
+    atomic_write(paths["summary"], lambda p: p.write_text(json.dumps(result.summary(), indent=2, default=float)))
+    atomic_write(paths["figure"], lambda p: demo_loss_curves(result).savefig(p, dpi=110, format="png"))
     return paths

@@ -162,6 +162,88 @@ def demo(
     console.print(f"wrote {', '.join(str(p) for p in paths.values())}")
 
 
+@app.command("train")
+def train_command(
+    group_name: Annotated[str, typer.Argument(metavar="GROUP", help="Group name, e.g. S3.")],
+    teacher: Annotated[str, typer.Option(help="Teacher reps 'rho_0 -> ... -> rho_L'.")] = (
+        "natural -> natural -> trivial"
+    ),
+    student: Annotated[str | None, typer.Option(help="Student reps (default: the teacher's).")] = None,
+    strategy: Annotated[str, typer.Option(help="constrained, free, augmented, relaxed or penalty.")] = "constrained",
+    parametrization: Annotated[str, typer.Option(help="orthonormal, orbit or projected (constrained, relaxed).")] = (
+        "orthonormal"
+    ),
+    switch_step: Annotated[int, typer.Option(help="relaxed: step of the switch to free training.")] = 1000,
+    gamma: Annotated[float, typer.Option(help="penalty: weight of (gamma/2)||A - P_E A||^2.")] = 1.0,
+    samples: Annotated[int | None, typer.Option(help="augmented: group elements per step (default: all).")] = None,
+    optimizer: Annotated[str, typer.Option(help="sgd or adam.")] = "adam",
+    lr: Annotated[float, typer.Option(help="Learning rate.")] = 0.01,
+    students: Annotated[int, typer.Option(help="Number of students K, trained at once.")] = 256,
+    steps: Annotated[int, typer.Option(help="Step budget.")] = 1000,
+    seed: Annotated[int, typer.Option(help="First student seed.")] = 0,
+    teacher_seed: Annotated[int, typer.Option(help="Seed of the teacher's weights and of the data.")] = 0,
+    activation: Annotated[str, typer.Option(help="relu, tanh, gelu or identity.")] = "relu",
+    bias: Annotated[bool, typer.Option(help="Biases in every layer.")] = True,
+    n_train: Annotated[int, typer.Option(help="Training samples.")] = 512,
+    n_test: Annotated[int, typer.Option(help="Test samples.")] = 512,
+    noise: Annotated[float, typer.Option(help="Label noise (standard deviation).")] = 0.0,
+    dtype: Annotated[str, typer.Option(help="float32 or float64.")] = "float32",
+    device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
+    out: Annotated[Path | None, typer.Option(help="Directory for students.csv and summary.json.")] = None,
+    json_: JsonFlag = False,
+):
+    """Train K students of a random equivariant teacher at once with one strategy."""
+    import time
+
+    from eqlandscape.cli.training import run_training, train_summary, write_train_result
+    from eqlandscape.train import TrainConfig
+
+    options = {
+        "constrained": {"parametrization": parametrization},
+        "relaxed": {"parametrization": parametrization, "switch_step": switch_step},
+        "penalty": {"gamma": gamma},
+        "augmented": {"samples": samples},
+    }
+    config = TrainConfig(
+        strategy={"name": strategy, **options.get(strategy, {})},
+        optimizer={"name": optimizer, "lr": lr},
+        n_models=students,
+        first_seed=seed,
+        steps=steps,
+        dtype=dtype,
+        device=device,
+    )
+    start = time.perf_counter()
+    result = run_training(
+        group_name,
+        teacher,
+        student,
+        config,
+        activation=activation,
+        bias=bias,
+        teacher_seed=teacher_seed,
+        n_train=n_train,
+        n_test=n_test,
+        noise=noise,
+    )
+    summary = train_summary(result, time.perf_counter() - start)
+    files = {} if out is None else {k: str(v) for k, v in write_train_result(result, out).items()}
+    if json_:
+        _print_json({"summary": summary, "files": files, **result.metadata()})
+        return
+    console.print(
+        f"[bold]{group_name}[/bold] {strategy} ({result.table['parametrization'].iloc[0]}), {optimizer} lr {lr}: "
+        f"{summary['students']} students, {steps} steps in {summary['seconds']:.1f} s "
+        f"({summary['us_per_student_step']:.2f} us per student-step)"
+    )
+    console.print(
+        f"success {summary['success_rate']:.1%}, median test loss {summary['median_test_loss']:.3g}, "
+        f"dead {summary['dead']}, diverged {summary['diverged']}"
+    )
+    if files:
+        console.print(f"wrote {', '.join(files.values())}")
+
+
 def _version(value: bool) -> None:
     if value:
         sys.stdout.write(f"eqlandscape {__version__}\n")
