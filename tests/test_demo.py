@@ -103,3 +103,12 @@ def test_successful_constrained_students_match_the_teacher_without_relabelling(s
     df = small_demo.students
     rows = df[df["arm"].str.startswith("constrained") & df["success"]]
     assert len(rows) > 0 and (rows["relabelling"] == "()").all()
+
+
+def test_relabelled_share_counts_successes_under_a_non_identity_relabelling(small_demo) -> None:
+    df = small_demo.students
+    independent = df["success"] & ~df["relabelling"].isin(["", "()"])
+    rates = small_demo.rates()
+    for (arm, side), r in rates.iterrows():
+        sel = (df["arm"] == arm) & (df["start_side"] == side)
+        assert r["relabelled"] == pytest.approx(independent[sel].mean())

@@ -102,14 +102,15 @@ class DemoResult:
         df = self.students
         ended = pd.crosstab([df["arm"], df["start_side"]], df["end"], normalize="index")
         ended = ended.reindex(columns=[*SIDES, "dead"], fill_value=0.0)
-        grouped = df.groupby(["arm", "start_side"], sort=False)
-        relabelled = (df["success"] & ~df["relabelling"].isin(["", "()"])).groupby([df["arm"], df["start_side"]]).mean()
-        out = pd.DataFrame(
-            {"students": grouped.size(), "success": grouped["success"].mean(), "relabelled": relabelled}
+        out = (
+            df.assign(relabelled=df["success"] & df["relabelled"])
+            .groupby(["arm", "start_side"], sort=False)
+            .agg(students=("seed", "size"), success=("success", "mean"), relabelled=("relabelled", "mean"))
         )
         out = out.join(ended.add_prefix("ended "))
-        order = pd.MultiIndex.from_product([list(self.results), SIDES])
-        return out.reindex(order).dropna(subset=["students"]).astype({"students": int})
+        return out.reindex(pd.MultiIndex.from_product([list(self.results), SIDES])).dropna(subset=["students"]).astype(
+            {"students": int}
+        )
 
     def success_by_arm(self) -> pd.Series:
         return self.students.groupby("arm", sort=False)["success"].mean()
@@ -149,13 +150,15 @@ def teacher_relabelling(W: np.ndarray, w_out: np.ndarray, teacher: np.ndarray) -
 
 def classify(result: TrainResult, side_tol: float, teacher: np.ndarray, match_tol: float = 0.05) -> pd.DataFrame:
     """One row per student: seed, final losses, success, dead, start side, end side (or ``dead``),
-    and the hidden relabelling (cycle notation, ``()`` for none) under which it matches the teacher's
-    effective rows ``teacher`` to ``match_tol`` (empty when it matches under none)."""
+    the hidden relabelling (cycle notation, ``()`` for none) under which it matches the teacher's
+    effective rows ``teacher`` to ``match_tol`` (empty when it matches under none), and
+    ``relabelled``: it matches only under a relabelling other than the identity."""
     t = result.table
     start = plane_side(result.initial_weights[0], side_tol)
     end = plane_side(result.final_weights[0], side_tol)
     sigma, error = teacher_relabelling(result.final_weights[0], result.final_weights[1][:, 0, :], teacher)
-    relabelling = np.array([cycle_notation(p) if e <= match_tol else "" for p, e in zip(sigma, error, strict=True)])
+    matches = error <= match_tol
+    relabelling = np.array([cycle_notation(p) if m else "" for p, m in zip(sigma, matches, strict=True)])
     return pd.DataFrame(
         {
             "seed": t["seed"].to_numpy(),
@@ -167,6 +170,7 @@ def classify(result: TrainResult, side_tol: float, teacher: np.ndarray, match_to
             "start_side": start,
             "end": np.where(t["dead"].to_numpy(bool), "dead", end),
             "relabelling": relabelling,
+            "relabelled": matches & (sigma != np.arange(sigma.shape[1])).any(axis=1),
         }
     )
 

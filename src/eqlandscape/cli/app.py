@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -193,8 +194,6 @@ def train_command(
     json_: JsonFlag = False,
 ):
     """Train K students of a random equivariant teacher at once with one strategy."""
-    import time
-
     from eqlandscape.cli.training import run_training, train_summary, write_train_result
     from eqlandscape.train import TrainConfig
 
