@@ -164,6 +164,10 @@ def test_decomposing_a_direct_sum_recovers_its_pieces(G: PermGroup, data: st.Dat
     assert total.isomorphism_type() == shuffled.isomorphism_type() == expected
     pieces = shuffled.decompose()
     assert sorted(len(p.points) for p in pieces) == sorted(m.index for m in members)
+    # each orbit's points sorted, the orbits ordered by smallest point, and closed under the group
+    assert all(np.all(np.diff(p.points) > 0) for p in pieces)
+    assert np.all(np.diff([p.points[0] for p in pieces]) > 0)
+    assert all(np.isin(shuffled.perms[:, p.points], p.points).all() for p in pieces)
     np.testing.assert_array_equal(np.sort(np.concatenate([p.points for p in pieces])), np.arange(total.size))
     for piece in pieces:
         np.testing.assert_array_equal(piece.stabilizer.elements, shuffled.stabilizer(int(piece.points[0])))

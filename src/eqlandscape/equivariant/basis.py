@@ -42,6 +42,7 @@ from eqlandscape.equivariant._backend import (
 )
 from eqlandscape.errors import ConfigError
 from eqlandscape.groups.perm_group import orbit_labels
+from eqlandscape.reps.constructors import tensor_perms
 from eqlandscape.reps.perm_rep import PermRep
 
 ArrayLike = Any
@@ -219,24 +220,7 @@ class OrbitBasis:
 
 
 # ---------------------------------------------------------------------- construction
-def _require_permutation_rep(rep: PermRep) -> None:
-    if rep.signs is not None:
-        raise NotImplementedError(
-            f"{rep.name!r} is a signed (monomial) rep: orbit bases with signs are not implemented; "
-            "an orbit whose stabilizer acts with sign -1 would contribute nothing"
-        )
-
-
-def _pair_images(rep_in: PermRep, rep_out: PermRep) -> np.ndarray:
-    """Images of the flattened index pairs ``i_out * n_in + i_in`` under the generators,
-    shape ``(n_generators, n_out * n_in)``."""
-    gens = rep_in.group.generators
-    p_out, p_in = rep_out.perms[gens], rep_in.perms[gens]
-    return (p_out[:, :, None] * rep_in.size + p_in[:, None, :]).reshape(len(gens), -1)
-
-
-def _orbit_basis(images: np.ndarray, shape: tuple[int, ...], label: str) -> OrbitBasis:
-    _, labels = orbit_labels(images, int(np.prod(shape)))
+def _orbit_basis(labels: np.ndarray, shape: tuple[int, ...], label: str) -> OrbitBasis:
     return OrbitBasis(labels.reshape(shape), np.bincount(labels), label)
 
 
@@ -292,10 +276,15 @@ def equivariant_basis(rep_in: PermRep, rep_out: PermRep, *, cache: bool = True) 
     rep_in.check_same_group(rep_out, "equivariant maps")
     if cache and (hit := _MAP_CACHE.get(rep_in, rep_out)) is not None:
         return hit
-    _require_permutation_rep(rep_in)
-    _require_permutation_rep(rep_out)
+    # signed reps: an orbit whose stabilizer acts with sign -1 would contribute nothing
+    rep_in.check_unsigned("the orbit basis")
+    rep_out.check_unsigned("the orbit basis")
+    # W[i_out, i_in] is the point i_out * n_in + i_in of rep_out (x) rep_in, and W is equivariant iff it
+    # is constant on that rep's orbits; only the generators' images are needed (no full tensor rep)
+    gens = rep_in.group.generators
+    _, labels = orbit_labels(tensor_perms(rep_out.perms[gens], rep_in.perms[gens]), rep_out.size * rep_in.size)
     label = f"maps {rep_in.name} -> {rep_out.name} of {rep_in.group.name}"
-    basis = _orbit_basis(_pair_images(rep_in, rep_out), (rep_out.size, rep_in.size), label)
+    basis = _orbit_basis(labels, (rep_out.size, rep_in.size), label)
     if cache:
         _MAP_CACHE.put(rep_in, rep_out, basis)
     return basis
@@ -307,9 +296,9 @@ def bias_basis(rep_out: PermRep, *, cache: bool = True) -> OrbitBasis:
     :func:`equivariant_basis`."""
     if cache and (hit := _BIAS_CACHE.get(rep_out, rep_out)) is not None:
         return hit
-    _require_permutation_rep(rep_out)
+    rep_out.check_unsigned("the orbit basis")
     label = f"biases in {rep_out.name} of {rep_out.group.name}"
-    basis = _orbit_basis(rep_out.perms[rep_out.group.generators], (rep_out.size,), label)
+    basis = _orbit_basis(rep_out.orbit_index, (rep_out.size,), label)
     if cache:
         _BIAS_CACHE.put(rep_out, rep_out, basis)
     return basis

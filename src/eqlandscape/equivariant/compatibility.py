@@ -95,6 +95,9 @@ class AdmissibleBasis:
     same shapes, NumPy/torch dispatch and batching; ``project`` is the orthogonal projection onto
     ``E`` whether or not the mask is compatible.
 
+    Built as ``AdmissibleBasis(parent, mask)`` (the mask validated by :func:`check_mask`); ``orbits`` and
+    ``compatible`` are derived from them.
+
     Attributes
     ----------
     parent : the orbit basis of ``H_G``.
@@ -105,9 +108,19 @@ class AdmissibleBasis:
 
     parent: OrbitBasis
     mask: np.ndarray = field(repr=False)
-    orbits: np.ndarray = field(repr=False)
-    compatible: bool
+    orbits: np.ndarray = field(init=False, repr=False)
+    compatible: bool = field(init=False)
     _torch: TorchIndexCache = field(default_factory=TorchIndexCache, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        """Validate ``mask`` (:func:`check_mask`) and derive ``orbits`` and ``compatible`` from it."""
+        mask = check_mask(self.parent, self.mask)
+        k = _inside_counts(self.parent, mask)
+        orbits = np.flatnonzero(k == self.parent.sizes)
+        orbits.setflags(write=False)
+        object.__setattr__(self, "mask", mask)
+        object.__setattr__(self, "orbits", orbits)
+        object.__setattr__(self, "compatible", _all_orbits_whole(k, self.parent.sizes))
 
     @property
     def dim(self) -> int:
@@ -195,11 +208,7 @@ class AdmissibleBasis:
 def admissible_equivariant_basis(basis: OrbitBasis, mask: ArrayLike) -> AdmissibleBasis:
     """The basis of ``E = L ∩ H_G`` for the admissible pattern ``mask`` (see the module docstring):
     the orbits of ``basis`` inside the mask. Exact for any mask, compatible or not."""
-    m = check_mask(basis, mask)
-    k = _inside_counts(basis, m)
-    orbits = np.flatnonzero(k == basis.sizes)
-    orbits.setflags(write=False)
-    return AdmissibleBasis(basis, m, orbits, _all_orbits_whole(k, basis.sizes))
+    return AdmissibleBasis(basis, mask)
 
 
 def orbit_union_mask(basis: OrbitBasis, orbits: Sequence[int] | np.ndarray) -> np.ndarray:

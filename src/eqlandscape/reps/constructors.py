@@ -74,8 +74,10 @@ def copies(rep: PermRep, count: int) -> PermRep:
     return PermRep(rep.group, perms, name=copies_spec(count, rep.name))
 
 
-def _tensor_perms(p: np.ndarray, q: np.ndarray) -> np.ndarray:
-    """Point images of the tensor product: pair ``(i, j)`` is point ``i * q.shape[1] + j``."""
+def tensor_perms(p: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Point images of the tensor product of the rows of ``p`` and ``q`` (same number of rows): pair
+    ``(i, j)`` is point ``i * q.shape[1] + j``. Also numbers the entries ``W[i_out, i_in]`` of a weight
+    matrix row-major (:func:`eqlandscape.equivariant.equivariant_basis`)."""
     return (p[:, :, None] * q.shape[1] + q[:, None, :]).reshape(p.shape[0], -1)
 
 
@@ -87,7 +89,7 @@ def tensor_product(*reps: PermRep) -> PermRep:
     for r in reps:
         reps[0].check_same_group(r, "tensor product")
         r.check_unsigned("tensor product")
-    perms = reduce(_tensor_perms, (r.perms for r in reps))
+    perms = reduce(tensor_perms, (r.perms for r in reps))
     return PermRep(reps[0].group, perms, name=product_spec(*(r.name for r in reps)))
 
 
@@ -95,7 +97,7 @@ def tensor_power(rep: PermRep, exponent: int) -> PermRep:
     """``rep^exponent``: the tensor product of ``exponent`` copies of ``rep`` (``size**exponent`` points)."""
     exponent = check_count(exponent, "the exponent of a tensor power")
     rep.check_unsigned("tensor power")
-    perms = reduce(_tensor_perms, [rep.perms] * exponent)
+    perms = reduce(tensor_perms, [rep.perms] * exponent)
     return PermRep(rep.group, perms, name=power_spec(rep.name, exponent))
 
 

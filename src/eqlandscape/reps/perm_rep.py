@@ -193,7 +193,7 @@ class PermRep:
     def orbits(self) -> list[np.ndarray]:
         """The orbits of ``G`` on the points, as sorted index arrays, by smallest point."""
         labels = self.orbit_index
-        return [np.flatnonzero(labels == k) for k in range(int(labels.max()) + 1)]
+        return np.split(np.argsort(labels, kind="stable"), np.cumsum(np.bincount(labels))[:-1])
 
     def is_transitive(self) -> bool:
         return len(self.orbits) == 1
