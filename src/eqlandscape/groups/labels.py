@@ -35,7 +35,8 @@ if TYPE_CHECKING:
 SubgroupsOf = Callable[[np.ndarray, int], list[tuple[np.ndarray, np.ndarray]]]
 
 
-def _prime_factors(n: int) -> list[int]:
+def prime_factors(n: int) -> list[int]:
+    """The distinct prime factors of ``n``, ascending (``[]`` for ``n = 1``)."""
     primes, p = [], 2
     while p * p <= n:
         if n % p == 0:
@@ -55,8 +56,8 @@ def abelian_invariants(orders: np.ndarray) -> list[int]:
     ``p``-primary part ``C_{p^e_1} x C_{p^e_2} x ...``."""
     orders = np.asarray(orders, dtype=np.int64)
     total = int(orders.size)
-    factors: list[int] = []
-    for p in _prime_factors(total):
+    prime_powers: list[int] = []
+    for p in prime_factors(total):
         logs = [0]
         k = 1
         while True:
@@ -67,12 +68,8 @@ def abelian_invariants(orders: np.ndarray) -> list[int]:
             k += 1
         # parts[k-1] = number of cyclic p-factors of order >= p^k
         parts = [logs[k] - logs[k - 1] for k in range(1, len(logs))]
-        exponents = [sum(1 for c in parts if c > i) for i in range(parts[0])] if parts else []
-        for i, e in enumerate(exponents):
-            if i == len(factors):
-                factors.append(1)
-            factors[i] *= p**e
-    return factors
+        prime_powers += [p ** sum(1 for c in parts if c > i) for i in range(parts[0])]
+    return _invariants_from_primary(prime_powers)
 
 
 def abelian_name(invariants: list[int]) -> str:
@@ -88,7 +85,7 @@ def _primary_orders(invariants: list[int]) -> list[int]:
     """The prime-power cyclic factors of ``prod C_d``."""
     out = []
     for d in invariants:
-        for p in _prime_factors(d):
+        for p in prime_factors(d):
             q = 1
             while d % (q * p) == 0:
                 q *= p
@@ -99,7 +96,7 @@ def _primary_orders(invariants: list[int]) -> list[int]:
 def _invariants_from_primary(prime_powers: list[int]) -> list[int]:
     by_prime: dict[int, list[int]] = {}
     for q in prime_powers:
-        by_prime.setdefault(_prime_factors(q)[0], []).append(q)
+        by_prime.setdefault(prime_factors(q)[0], []).append(q)
     factors: list[int] = []
     for qs in by_prime.values():
         for i, q in enumerate(sorted(qs, reverse=True)):
@@ -116,36 +113,19 @@ class _Namer:
         self.group = group
         self.subgroups_of = subgroups_of
 
-    def _mask(self, elements: np.ndarray) -> np.ndarray:
-        mask = np.zeros(self.group.order, dtype=bool)
-        mask[elements] = True
-        return mask
-
     def _is_abelian(self, gens: np.ndarray) -> bool:
-        t = self.group.table
-        return bool(np.array_equal(t[np.ix_(gens, gens)], t[np.ix_(gens, gens)].T))
+        products = self.group.table[np.ix_(gens, gens)]
+        return bool(np.array_equal(products, products.T))
 
     def _normal_in(self, sub_mask: np.ndarray, sub_gens: np.ndarray, gens: np.ndarray) -> bool:
         """Whether the subgroup marked by ``sub_mask`` is normalized by the elements ``gens``."""
-        return all(bool(sub_mask[self.group.conjugate(k, sub_gens)].all()) for k in gens)
+        return bool(sub_mask[self.group.conjugate(gens[:, None], sub_gens[None, :])].all())
 
-    def _core_is_trivial(self, sub_mask: np.ndarray, gens: np.ndarray) -> bool:
-        """Whether the intersection of the conjugates of a subgroup under ``<gens>`` is trivial."""
-        core = sub_mask.copy()
-        seen = {sub_mask.tobytes()}
-        frontier = [np.flatnonzero(sub_mask)]
-        while frontier:
-            nxt = []
-            for elems in frontier:
-                for k in gens:
-                    mask = self._mask(self.group.conjugate(k, elems))
-                    key = mask.tobytes()
-                    if key not in seen:
-                        seen.add(key)
-                        core &= mask
-                        nxt.append(np.flatnonzero(mask))
-            frontier = nxt
-        return int(np.count_nonzero(core)) == 1
+    def _core_is_trivial(self, sub: np.ndarray, elements: np.ndarray) -> bool:
+        """Whether the subgroup ``sub`` of the subgroup with ``elements`` has trivial core there:
+        only the identity ``h`` has ``k h k^-1`` in ``sub`` for every ``k`` in ``elements``."""
+        conjugates = self.group.conjugate(elements[:, None], sub[None, :])
+        return int(np.count_nonzero(self.group.mask(sub)[conjugates].all(axis=0))) == 1
 
     def _special(self, elements: np.ndarray, gens: np.ndarray) -> str | None:
         """Name by the single-type rules (trivial, abelian, S3/D, Q, S, A), or None."""
@@ -168,13 +148,13 @@ class _Namer:
                 return "S3" if half == 3 else f"D{half}"
         if n >= 8 and n & (n - 1) == 0 and int(np.count_nonzero(orders == 2)) == 1:
             return f"Q{n}"
-        mask = self._mask(elements)
+        mask = self.group.mask(elements)
         m = 3
         while factorial(m) // 2 <= n:
             for kind, size in (("S", factorial(m)), ("A", factorial(m) // 2)):
                 if size == n and (kind == "S" or m >= 4):
                     for sub, _ in self.subgroups_of(mask, n // m):
-                        if self._core_is_trivial(self._mask(sub), gens):
+                        if self._core_is_trivial(sub, elements):
                             return f"{kind}{m}"
             m += 1
         return None
@@ -185,19 +165,14 @@ class _Namer:
         """Directly indecomposable factors: ``(order, name)`` of the non-abelian ones and orders of the
         cyclic prime-power ones. Splits off a direct factor of smallest order (it is indecomposable)."""
         n = int(elements.size)
-        if n == 1:
-            return [], []
         if self._is_abelian(gens):
             return [], _primary_orders(abelian_invariants(self.group.element_orders[elements]))
-        mask = self._mask(elements)
+        mask = self.group.mask(elements)
         normal: dict[int, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
         for d in range(2, n):
             if n % d == 0:
-                normal[d] = [
-                    (sub, sub_gens, self._mask(sub))
-                    for sub, sub_gens in self.subgroups_of(mask, d)
-                    if self._normal_in(self._mask(sub), sub_gens, gens)
-                ]
+                subs = [(sub, sub_gens, self.group.mask(sub)) for sub, sub_gens in self.subgroups_of(mask, d)]
+                normal[d] = [s for s in subs if self._normal_in(s[2], s[1], gens)]
         for d in sorted(normal):
             for sub, sub_gens, sub_mask in normal[d]:
                 for comp, comp_gens, comp_mask in normal[n // d]:

@@ -203,6 +203,12 @@ class PermGroup:
         """Index of ``g x g^-1`` (vectorized)."""
         return self.table[self.table[g, x], self.inverse[g]]
 
+    def mask(self, elements: IntArray | Sequence[int]) -> np.ndarray:
+        """Bool array ``(order,)`` marking the element indices ``elements`` (a set of elements)."""
+        mask = np.zeros(self.order, dtype=bool)
+        mask[np.asarray(elements, dtype=np.int64)] = True
+        return mask
+
     @cached_property
     def element_orders(self) -> IntArray:
         """Order of each element, shape ``(order,)``."""
@@ -225,10 +231,8 @@ class PermGroup:
     def class_index(self) -> IntArray:
         """Conjugacy class of each element (classes numbered by their smallest element index, so
         class 0 is the identity)."""
-        n = self.order
-        images = np.stack([self.conjugate(g, np.arange(n)) for g in self.generators])
-        _, labels = orbit_labels(images, n)
-        return labels
+        images = self.conjugate(self.generators[:, None], np.arange(self.order)[None, :])
+        return orbit_labels(images, self.order)[1]
 
     @cached_property
     def conjugacy_classes(self) -> list[IntArray]:
