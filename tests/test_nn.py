@@ -26,6 +26,7 @@ from eqlandscape.nn import (
     mlp_loss_and_grad,
     rng,
 )
+from eqlandscape.nn.functional import Workspace, as_samples_last, loss_t
 from eqlandscape.reps import direct_sum, natural, regular, trivial
 from eqlandscape.testing import assert_equivariant
 
@@ -162,8 +163,16 @@ def test_assert_equivariant_fails_on_a_perturbed_model() -> None:
     assert_equivariant(free, nat, tri)
     with torch.no_grad():
         free.layers[0].weight_coords[3] += 1e-3
-    with pytest.raises(AssertionError, match="not equivariant"):
+    with pytest.raises(AssertionError, match="not equivariant") as failure:
         assert_equivariant(free, nat, tri)
+    # it names the worst element: the largest error over the dense rho(g) matrices
+    x = torch.as_tensor(np.random.default_rng(0).standard_normal((32, 4)))
+    with torch.no_grad():
+        worst = max(
+            float((free(x @ torch.as_tensor(R_in).T) - free(x) @ torch.as_tensor(R_out).T).abs().max())
+            for R_in, R_out in zip(nat.matrices(), tri.matrices(), strict=True)
+        )
+    assert f"= {worst:.3g} " in str(failure.value)
     with pytest.raises(AssertionError, match="not equivariant"):
         assert_equivariant(free, nat, tri, elements="generators")
     with pytest.raises(GroupMismatchError):
@@ -282,13 +291,18 @@ def test_hand_written_backward_equals_autograd(activation: str, bias: bool, shar
     weights, biases = arch.split(ens.full())
     loss_full, gw, gb = mlp_loss_and_grad(weights, biases, x, y, activation)
     torch.testing.assert_close(loss, loss_full)
+    # the loss alone (no gradient), with and without a workspace, is the same loss
+    xt, yt = as_samples_last(x), as_samples_last(y)
+    torch.testing.assert_close(loss_t(weights, biases, xt, yt, activation), loss, rtol=1e-12, atol=0)
+    torch.testing.assert_close(loss_t(weights, biases, xt, yt, activation, Workspace()), loss, rtol=1e-12, atol=0)
+    outputs = mlp_forward(weights, biases, x, activation)
     for k in range(K):
         module = ens.module(k)
         xk, yk = (x, y) if shared else (x[k], y[k])
         ref = torch.nn.functional.mse_loss(module(xk), yk)
         ref.backward()
         torch.testing.assert_close(loss[k], ref)
-        torch.testing.assert_close(mlp_forward(weights, biases, x, activation)[k], module(xk))
+        torch.testing.assert_close(outputs[k], module(xk))
         for g, c in zip(grads, module.coordinates(), strict=True):
             torch.testing.assert_close(g[k], c.grad, rtol=1e-10, atol=1e-12)
         full = [t.detach().requires_grad_() for t in module.full()]

@@ -47,6 +47,9 @@ def test_random_teacher_and_a_student_with_another_hidden_rep() -> None:
     G = group_from_name("C4")
     teacher = EquivariantMLP((natural(G), natural(G), trivial(G)), seed=7)
     task = teacher_student(teacher, 16, 16)
+    assert task.y_train.dtype == torch.float64 and task.y_train.shape == (16, 1)
+    with torch.no_grad():  # the labels are the given teacher's outputs (float32 teacher, float64 data)
+        torch.testing.assert_close(task.y_test, teacher(task.x_test.float()).double(), rtol=1e-5, atol=1e-6)
     student = MLPArchitecture((natural(G), regular(G), trivial(G)))
     task.check_student(student)  # fits: same input and output reps
 

@@ -52,7 +52,7 @@ class TeacherStudentTask:
             ("input", self.arch.rep_in, student.rep_in),
             ("output", self.arch.rep_out, student.rep_out),
         ):
-            if mine.group != theirs.group or mine != theirs:
+            if mine != theirs:  # PermRep equality compares the groups too
                 raise ConfigError(
                     f"the student's {what} rep {theirs.name!r} of {theirs.group.name} does not match the "
                     f"teacher's {what} rep {mine.name!r} of {mine.group.name}"

@@ -14,9 +14,11 @@ import torch
 from eqlandscape.reps import PermRep
 
 
-def _act_on_rows(perm: np.ndarray, x: torch.Tensor) -> torch.Tensor:
-    """``rho(g)`` applied to every row of ``x (..., n)``: ``(rho(g) x)[p[i]] = x[i]``."""
-    return x[..., torch.as_tensor(np.argsort(perm), device=x.device)]
+def _act_on_rows(perms: np.ndarray, x: torch.Tensor) -> torch.Tensor:
+    """``rho(g)`` applied to every row of ``x (..., B, n)`` for each permutation of ``perms (m, n)``:
+    ``(rho(g) x)[p[i]] = x[i]``; shape ``(..., m, B, n)``."""
+    inverse = torch.as_tensor(np.argsort(perms, axis=1), device=x.device)
+    return x[..., inverse].movedim(-2, -3)
 
 
 def _infer_dtype(model: object) -> torch.dtype:
@@ -52,16 +54,20 @@ def assert_equivariant(
         inputs = torch.as_tensor(rng.standard_normal((samples, rep_in.size)), dtype=_infer_dtype(model))
     group = rep_in.group
     chosen = group.generators if elements == "generators" else np.arange(group.order)
+    perms_in, perms_out = rep_in.perms[chosen], rep_out.perms[chosen]
     with torch.no_grad():
         base = model(inputs)
-        for g in chosen:
-            moved = model(_act_on_rows(rep_in.perms[g], inputs))
-            expected = _act_on_rows(rep_out.perms[g], base)
-            gap = (moved - expected).abs()
-            bound = atol + rtol * expected.abs()
-            if not bool((gap <= bound).all()):
-                raise AssertionError(
-                    f"not equivariant {rep_in.name} -> {rep_out.name} under element {group.elements[g].tolist()} "
-                    f"of {group.name}: max |f(g x) - g f(x)| = {float(gap.max()):.3g} "
-                    f"(atol={atol}, rtol={rtol})"
-                )
+        moved_inputs = _act_on_rows(perms_in, inputs)  # (..., m, B, n_in): all elements in one call
+        moved = model(moved_inputs.flatten(-3, -2)).unflatten(-2, moved_inputs.shape[-3:-1])
+        expected = _act_on_rows(perms_out, base)
+    gap = (moved - expected).abs().movedim(-3, 0).flatten(1)  # (m, everything else)
+    bound = (atol + rtol * expected.abs()).movedim(-3, 0).flatten(1)
+    failed = ~(gap <= bound).all(dim=1)
+    if bool(failed.any()):
+        errors = gap.nan_to_num(nan=float("inf")).amax(dim=1)
+        worst = int(torch.where(failed, errors, -1.0).argmax())
+        raise AssertionError(
+            f"not equivariant {rep_in.name} -> {rep_out.name} under element "
+            f"{group.elements[chosen[worst]].tolist()} of {group.name}: max |f(g x) - g f(x)| = "
+            f"{float(errors[worst]):.3g} (atol={atol}, rtol={rtol})"
+        )

@@ -129,6 +129,14 @@ def forward_t(
     return zs, hs
 
 
+def _residual_and_loss_t(out: Tensor, yt: Tensor) -> tuple[Tensor, Tensor]:
+    """The residual ``out - yt``, computed in place of ``out`` (a fresh tensor or a workspace buffer
+    of :func:`forward_t`), and the per-model MSE ``(K,)``."""
+    r = out.sub_(yt)
+    flat = r.view(r.shape[0], -1)
+    return r, torch.linalg.vecdot(flat, flat) / flat.shape[1]
+
+
 def loss_t(
     weights: list[Tensor],
     biases: list[Tensor] | None,
@@ -138,9 +146,7 @@ def loss_t(
     workspace: Workspace | None = None,
 ) -> Tensor:
     """Per-model MSE ``(K,)`` on ``xt`` (samples last) against targets ``(n_L, B)`` or ``(K, n_L, B)``."""
-    out = forward_t(weights, biases, xt, activation, workspace)[0][-1]
-    r = (out.sub_(yt) if workspace is not None else out - yt).reshape(out.shape[0], -1)
-    return torch.linalg.vecdot(r, r) / r.shape[1]
+    return _residual_and_loss_t(forward_t(weights, biases, xt, activation, workspace)[0][-1], yt)[1]
 
 
 def loss_and_grad_t(
@@ -155,11 +161,8 @@ def loss_and_grad_t(
     (same shapes as the weights and biases), by backpropagation in the samples-last layout."""
     act = ACTIVATION_FUNCTIONS[activation]
     zs, hs = forward_t(weights, biases, xt, activation, workspace)
-    K, n_out, B = zs[-1].shape
-    delta = zs[-1].sub_(yt)  # the residual, in place of the output
-    flat = delta.view(K, -1)
-    loss = torch.linalg.vecdot(flat, flat) / (n_out * B)
-    delta.mul_(2.0 / (n_out * B))
+    delta, loss = _residual_and_loss_t(zs[-1], yt)
+    delta.mul_(2.0 / (delta.shape[1] * delta.shape[2]))
     grad_w: list[Tensor] = []
     grad_b: list[Tensor] = []
     for layer in range(len(weights) - 1, -1, -1):

@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from eqlandscape.equivariant import OrbitBasis, admissible_equivariant_basis, random_basis
+from eqlandscape.equivariant import LinearBasis, OrbitBasis, admissible_equivariant_basis, random_basis
 from eqlandscape.errors import ConfigError
 
 CONSTRAINED_KINDS = ("orbit", "orthonormal", "projected")
@@ -93,16 +93,20 @@ class Parametrization:
         flat = theta if self.phi is None else theta @ self._tensor("phi", theta)
         return flat.reshape(*lead, *self.shape)
 
+    def _flatten(self, t: torch.Tensor) -> torch.Tensor:
+        """``(..., *shape) -> (..., N)``."""
+        return t.reshape(*t.shape[: t.dim() - len(self.shape)], self.numel)
+
     def pullback(self, grad: torch.Tensor) -> torch.Tensor:
         """``(..., *shape) -> (..., dim)``: the gradient in coordinates, ``dL/dW.flat @ phi^T``."""
-        flat = grad.reshape(*grad.shape[: grad.dim() - len(self.shape)], self.numel)
+        flat = self._flatten(grad)
         return flat if self.phi is None else flat @ self._tensor("phi", grad).T
 
     def from_full(self, full: torch.Tensor) -> torch.Tensor:
         """``(..., *shape) -> (..., dim)``: coordinates of the orthogonal projection of ``full`` onto
         the image, ``full.flat @ pinv(phi)``; exact inverse of :meth:`to_full` on the image. A new
         contiguous tensor."""
-        flat = full.reshape(*full.shape[: full.dim() - len(self.shape)], self.numel)
+        flat = self._flatten(full)
         if self.phi is None:
             return flat.clone(memory_format=torch.contiguous_format)
         return (flat @ self._tensor("pinv", full)).contiguous()
@@ -114,6 +118,12 @@ def _dense(kind: str, shape: tuple[int, ...], phi: np.ndarray, pinv: np.ndarray 
     phi.setflags(write=False)
     pinv.setflags(write=False)
     return Parametrization(kind, shape, phi, pinv)
+
+
+def _orthonormal(kind: str, basis: LinearBasis) -> Parametrization:
+    """Coordinates in the orthonormal basis of ``basis`` (``pinv(phi) = phi^T``)."""
+    phi = basis.orthonormal()
+    return _dense(kind, basis.shape, phi, phi.reshape(basis.dim, -1).T)
 
 
 def _full_space(shape: tuple[int, ...]) -> OrbitBasis:
@@ -140,18 +150,16 @@ def make_parametrization(
         phi = basis.dense()
         return _dense(kind, shape, phi, (phi.reshape(basis.dim, -1) / basis.sizes[:, None]).T)
     if kind == "orthonormal":
-        phi = basis.orthonormal()
-        return _dense(kind, shape, phi, phi.reshape(basis.dim, -1).T)
+        return _orthonormal(kind, basis)
     if kind == "projected":
         P = np.asarray(basis.projection_matrix)
         return _dense(kind, shape, P, P)
+    if kind == "free" and mask is None:
+        return Parametrization(kind, shape, None, None)
     space = _full_space(shape) if mask is None else admissible_equivariant_basis(_full_space(shape), mask)
     if kind == "random":
         return _dense(kind, shape, random_basis(space, basis_seed))
-    if mask is None:
-        return Parametrization(kind, shape, None, None)
-    selection = space.orthonormal()
-    return _dense(kind, shape, selection, selection.reshape(space.dim, -1).T)
+    return _orthonormal(kind, space)
 
 
 def exact_coordinates(param: Parametrization, full: torch.Tensor, what: str) -> torch.Tensor:
