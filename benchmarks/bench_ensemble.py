@@ -21,7 +21,6 @@ students on the demo problem with (c). Prints the ratios; asserts nothing.
 from __future__ import annotations
 
 import argparse
-import copy
 import resource
 import subprocess
 import sys
@@ -58,7 +57,7 @@ def vmap_recipe(x: torch.Tensor, y: torch.Tensor, students: int, steps: int) -> 
     """(b): seconds per student-step (after one warm-up step)."""
     torch.manual_seed(0)
     params, buffers = stack_module_state([_module() for _ in range(students)])
-    base = copy.deepcopy(_module()).to("meta")
+    base = _module().to("meta")
 
     def loss(p: dict, b: dict, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
         return torch.nn.functional.mse_loss(functional_call(base, (p, b), (xb,)), yb)
@@ -79,24 +78,24 @@ def vmap_recipe(x: torch.Tensor, y: torch.Tensor, students: int, steps: int) -> 
     return (time.perf_counter() - start) / (students * steps)
 
 
-def ensemble_trainer(task, strategy: str | dict, students: int, steps: int) -> float:
-    """(c): seconds per student-step of ``train`` (everything included: setup, records, results)."""
-    config = TrainConfig(
+def _config(strategy: str, students: int, steps: int) -> TrainConfig:
+    return TrainConfig(
         strategy=strategy, optimizer={"name": "adam", "lr": LR}, n_models=students, steps=steps, record_every=100
     )
+
+
+def ensemble_trainer(task, strategy: str, students: int, steps: int) -> float:
+    """(c): seconds per student-step of ``train`` (everything included: setup, records, results)."""
     start = time.perf_counter()
-    train(task, config)
+    train(task, _config(strategy, students, steps))
     return (time.perf_counter() - start) / (students * steps)
 
 
 def memory_child(students: int, steps: int) -> None:
     """Run in a fresh process: train ``students`` on the demo problem, print the peak RSS in bytes."""
     task = demo_task()
-    config = TrainConfig(
-        strategy="constrained", optimizer={"name": "adam", "lr": LR}, n_models=students, steps=steps, record_every=100
-    )
     start = time.perf_counter()
-    result = train(task, config)
+    result = train(task, _config("constrained", students, steps))
     seconds = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # kilobytes on Linux
     print(peak, seconds, float(result.table.success.mean()))

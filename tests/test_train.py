@@ -16,7 +16,7 @@ import eqlandscape
 from eqlandscape.equivariant import equivariant_basis, is_compatible
 from eqlandscape.errors import ConfigError
 from eqlandscape.groups import group_from_name
-from eqlandscape.nn import EquivariantMLP, MLPArchitecture, rng
+from eqlandscape.nn import Ensemble, EquivariantMLP, MLPArchitecture, rng
 from eqlandscape.reps import natural, regular, trivial
 from eqlandscape.tasks import demo_task, plane_teacher, teacher_student
 from eqlandscape.train import (
@@ -28,6 +28,7 @@ from eqlandscape.train import (
     train,
 )
 from eqlandscape.train.config import strategy_config
+from eqlandscape.train.metrics import EquivarianceProbe, distance_to_equivariant
 from eqlandscape.train.strategies import build_strategy
 
 F64 = torch.float64
@@ -147,6 +148,58 @@ def test_relaxed_does_not_change_the_function_at_the_switch(task) -> None:
     assert dist[:, switch].max() < 1e-12 and dist[:, -1].min() > 1e-4  # free from the switch on
     assert relaxed.ensemble.params[0].kind == "free"
     assert set(relaxed.table.parametrization) == {"orthonormal->free"}
+
+
+def test_a_chunk_that_stops_before_the_switch_ends_in_the_last_phase(task) -> None:
+    """Students started at the teacher (loss 0) stop at step 0, before the switch; their chunk ends
+    free like the chunk that trains through the switch, and the ensemble holds both."""
+    teacher = [t.detach().numpy() for t in task.teacher.full()]
+    seeded = task.arch.init_full(np.arange(4))
+    initial = [np.concatenate([np.stack([t, t]), s[2:]]) for t, s in zip(teacher, seeded, strict=True)]
+    config = _config(strategy={"name": "relaxed", "switch_step": 5}, steps=10, chunk_size=2, loss_tol=1e-12)
+    result = train(task, config, initial=initial)
+    assert list(result.table.converged) == [True, True, False, False]
+    assert [p.kind for p in result.ensemble.params] == ["free", "free"]
+    np.testing.assert_allclose(result.ensemble.weights()[0][:2].numpy(), teacher[0][None].repeat(2, 0), atol=1e-12)
+    np.testing.assert_allclose(result.ensemble.weights()[1].numpy(), result.final_weights[1])
+
+
+def test_metrics_against_dense_matrices() -> None:
+    """``dist_to_E`` against the Reynolds operator ``(1/|G|) sum_g rho_out(g)^T A rho_in(g)`` and the
+    equivariance error against ``f(rho_in(g) X) - rho_out(g) f(X)`` of single modules: nonzero for
+    free weights, zero for equivariant ones."""
+    G = group_from_name("S3")
+    arch = MLPArchitecture((natural(G), regular(G), natural(G)), "tanh", True)
+    probe = EquivarianceProbe(arch, F64, torch.device("cpu"))
+    X = probe.inputs[:, : probe.count].T  # rows
+    for init in ("free", "equivariant"):
+        ensemble = Ensemble.init(arch, [0, 1, 2], "free", init=init)
+        ensemble.coords[1] += 0.3  # biases too (the seeded ones are 0)
+        full = ensemble.full()
+        off = np.zeros(3)
+        total = np.zeros(3)
+        for t, tensor in enumerate(full):
+            A = tensor.numpy()
+            layer, is_bias = divmod(t, arch.per_layer)
+            rho_out = arch.reps[layer + 1].matrices()
+            if is_bias:
+                P = np.einsum("gji,kj->ki", rho_out, A) / G.order
+            else:
+                P = np.einsum("gji,kjl,glm->kim", rho_out, A, arch.reps[layer].matrices()) / G.order
+            off += ((A - P) ** 2).reshape(3, -1).sum(1)
+            total += (A**2).reshape(3, -1).sum(1)
+        np.testing.assert_allclose(distance_to_equivariant(arch, full).numpy(), np.sqrt(off / total), atol=1e-12)
+        rho_in, rho_out = arch.rep_in.matrices(), arch.rep_out.matrices()
+        expected = []
+        for k in range(3):
+            f = ensemble.module(k)
+            with torch.no_grad():
+                fx = f(X)
+                gaps = [f(X @ torch.as_tensor(rho_in[g]).T) - fx @ torch.as_tensor(rho_out[g]).T for g in G.generators]
+            expected.append(max(float(gap.norm()) for gap in gaps) / float(fx.norm()))
+        got = probe.error(full).numpy()
+        np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12)
+        assert (got > 0.05).all() if init == "free" else (got < 1e-12).all()
 
 
 def test_augmented_exact_stays_in_E_with_an_orthonormal_basis(task) -> None:

@@ -163,8 +163,13 @@ class AugmentedConfig(StrategyConfig):
     masks: list[list[list[bool]] | None] | None = None
 
     @property
+    def parametrization_kind(self) -> str:
+        """The :mod:`eqlandscape.nn.parametrization` kind of the weights: ``free`` or ``random``."""
+        return "free" if self.basis == "orthonormal" else "random"
+
+    @property
     def parametrization_label(self) -> str:
-        kind = "free" if self.basis == "orthonormal" else "random"
+        kind = self.parametrization_kind
         return kind if self.masks is None else f"{kind}+mask"
 
     def mask_arrays(self) -> list[np.ndarray | None] | None:

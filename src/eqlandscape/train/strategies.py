@@ -122,18 +122,18 @@ class Augmented(Strategy):
 
     def __init__(self, config: AugmentedConfig, arch: MLPArchitecture) -> None:
         super().__init__(config, arch)
-        kind = "free" if config.basis == "orthonormal" else "random"
-        self.phases = (arch.parametrizations(kind, masks=config.mask_arrays(), basis_seed=config.basis_seed),)
+        masks, seed = config.mask_arrays(), config.basis_seed
+        self.phases = (arch.parametrizations(config.parametrization_kind, masks=masks, basis_seed=seed),)
         # (rho(g) x)[p[i]] = x[i]: row j of the image is row p^{-1}[j] of x.
         self._rows_in = torch.as_tensor(np.argsort(arch.rep_in.perms, axis=1))
         self._rows_out = torch.as_tensor(np.argsort(arch.rep_out.perms, axis=1))
 
     def batch(self, xt: Tensor, yt: Tensor, step: int, seeds: np.ndarray) -> tuple[Tensor, Tensor]:
         if self.config.samples is None:
-            elements = torch.arange(self.arch.rep_in.group.order)
-        else:
-            drawn = model_rng.integers(seeds, f"augment/{step}", self.arch.rep_in.group.order, (self.config.samples,))
-            elements = torch.as_tensor(drawn)
+            return _transform(xt, self._rows_in), _transform(yt, self._rows_out)
+        elements = torch.as_tensor(
+            model_rng.integers(seeds, f"augment/{step}", self.arch.rep_in.group.order, (self.config.samples,))
+        )
         return _transform(xt, self._rows_in[elements]), _transform(yt, self._rows_out[elements])
 
 

@@ -34,7 +34,7 @@ import eqlandscape
 from eqlandscape.errors import ConfigError
 from eqlandscape.nn import Ensemble, MLPArchitecture, Parametrization
 from eqlandscape.nn import rng as model_rng
-from eqlandscape.nn.functional import Workspace, as_samples_last, forward_t, loss_and_grad_t, loss_t
+from eqlandscape.nn.functional import Workspace, as_samples_last, loss_and_grad_t, loss_t
 from eqlandscape.tasks import TeacherStudentTask
 from eqlandscape.train.config import TrainConfig
 from eqlandscape.train.metrics import EquivarianceProbe, distance_to_equivariant
@@ -111,6 +111,8 @@ class _Chunk:
         self.phase = 0
         self.params: tuple[Parametrization, ...] = run.strategy.phases[0]
         self.coords = [p.from_full(t[sl]) for p, t in zip(self.params, run.initial, strict=True)]
+        # a copy: the identity parametrization's ``to_full`` is a view of the coordinates that the
+        # optimizer updates in place (no copy on the hot path)
         self.initial = [p.to_full(c).clone() for p, c in zip(self.params, self.coords, strict=True)]
         self.final: list[Tensor] = []
         K = len(self.seeds)
@@ -127,20 +129,22 @@ class _Chunk:
         self.optimizer = Optimizer(self.run.config.optimizer, self.coords)
         self.previous = [c.clone() for c in self.coords]
 
-    def _switch(self) -> None:
-        full = [p.to_full(c) for p, c in zip(self.params, self.coords, strict=True)]
-        self.phase += 1
-        self.params = self.run.strategy.phases[self.phase]
-        self.coords = [p.from_full(t) for p, t in zip(self.params, full, strict=True)]
-        self._restart_optimizer()
+    def _advance(self, step: int) -> None:
+        """Switch to every phase that starts at or before ``step`` (the same function, new coordinates)."""
+        switch_steps = self.run.strategy.switch_steps
+        while self.phase < len(switch_steps) and step >= switch_steps[self.phase]:
+            full = [p.to_full(c) for p, c in zip(self.params, self.coords, strict=True)]
+            self.phase += 1
+            self.params = self.run.strategy.phases[self.phase]
+            self.coords = [p.from_full(t) for p, t in zip(self.params, full, strict=True)]
+            self._restart_optimizer()
 
     def train(self) -> None:
         run, cfg, arch, strategy = self.run, self.run.config, self.run.arch, self.run.strategy
         batches = _Batches(run.train, cfg.batch_size, self.seeds)
         record = 0
         for step in range(cfg.steps + 1):
-            while self.phase < len(strategy.switch_steps) and step >= strategy.switch_steps[self.phase]:
-                self._switch()
+            self._advance(step)
             full = [p.to_full(c) for p, c in zip(self.params, self.coords, strict=True)]
             xt, yt = strategy.batch(*batches(step), step, self.seeds)
             weights, biases = arch.split(full)
@@ -167,6 +171,7 @@ class _Chunk:
                 for c, prev in zip(self.coords, self.previous, strict=True):
                     c.copy_(torch.where(keep, c, prev))
         self.final = full
+        self._advance(cfg.steps)  # a chunk that stopped early ends in the run's last phase, like the others
         self.workspaces.clear()  # the buffers of a finished chunk
 
     def _freeze(self, which: Tensor, flag: Tensor, step: int) -> None:
@@ -196,12 +201,11 @@ class _Chunk:
             "dist_to_E": distance_to_equivariant(arch, full),
             "equiv_error": run.probe.error(full, self.workspaces["probe"]),
         }
-        for name, v in values.items():
-            self.out[name][self.sl, r] = v.detach().cpu().numpy()[:, None] if isinstance(r, slice) else v.cpu().numpy()
         if run.config.record_weights:
-            for t, tensor in enumerate(full):
-                array = tensor.detach().cpu().numpy()
-                self.out[f"weights/{t}"][self.sl, r] = array[:, None] if isinstance(r, slice) else array
+            values.update({f"weights/{t}": tensor for t, tensor in enumerate(full)})
+        for name, v in values.items():
+            array = v.cpu().numpy()
+            self.out[name][self.sl, r] = array[:, None] if isinstance(r, slice) else array
 
 
 def train(
@@ -286,10 +290,8 @@ def _result(task: TeacherStudentTask, run: _Run, out: dict[str, np.ndarray], job
     ensemble = Ensemble(arch, jobs[0].params, coords, cfg.seeds)
     final = _cat([job.final for job in jobs])
     initial = _cat([job.initial for job in jobs])
-    weights, biases = arch.split([torch.as_tensor(t) for t in final])
-    with torch.no_grad():
-        outputs = forward_t(weights, biases, as_samples_last(task.x_test).to(weights[0].dtype), arch.activation)[0][-1]
-    output_rms = outputs.reshape(outputs.shape[0], -1).pow(2).mean(dim=1).sqrt().numpy()
+    outputs = ensemble(task.x_test.to(dtype=ensemble.dtype, device=ensemble.device))
+    output_rms = outputs.reshape(outputs.shape[0], -1).pow(2).mean(dim=1).sqrt().cpu().numpy()
     label_rms = float(task.y_test.pow(2).mean().sqrt())
     test_loss = out["test_loss"][:, -1]
     table = pd.DataFrame(
@@ -313,13 +315,15 @@ def _result(task: TeacherStudentTask, run: _Run, out: dict[str, np.ndarray], job
         }
     )
     trajectories = [out[f"weights/{t}"] for t in range(len(arch.shapes))] if cfg.record_weights else None
+    initial_weights, initial_biases = arch.split(initial)
+    final_weights, final_biases = arch.split(final)
     return TrainResult(
         table=table,
         record_steps=run.record_steps,
-        initial_weights=arch.split(initial)[0],
-        initial_biases=arch.split(initial)[1],
-        final_weights=arch.split(final)[0],
-        final_biases=arch.split(final)[1],
+        initial_weights=initial_weights,
+        initial_biases=initial_biases,
+        final_weights=final_weights,
+        final_biases=final_biases,
         weight_trajectories=trajectories,
         ensemble=ensemble,
         config=cfg,
