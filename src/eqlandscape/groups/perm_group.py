@@ -46,7 +46,14 @@ def as_permutation(p: Sequence[int] | np.ndarray, what: str = "permutation") -> 
 
 
 def as_permutations(perms: Sequence[Sequence[int]] | np.ndarray, what: str = "generator") -> IntArray:
-    """Validate a list of permutations of one common degree; return an int64 array ``(m, n)``."""
+    """Validate a list of permutations of one common degree; return an int64 array ``(m, n)``.
+
+    An integer array ``(m, n)`` is checked in one vectorized sort; anything else, or an array with a
+    bad row, goes row by row so that the error names the offending row."""
+    if isinstance(perms, np.ndarray) and perms.ndim == 2 and perms.size and np.issubdtype(perms.dtype, np.integer):
+        arr = perms.astype(np.int64)
+        if (np.sort(arr, axis=1) == np.arange(arr.shape[1])).all():
+            return arr
     rows = [as_permutation(p, what=f"{what} {k}") for k, p in enumerate(perms)]
     if not rows:
         raise NotAPermutationError(f"no {what}s given: need at least one permutation (the identity will do)")
