@@ -42,3 +42,11 @@ class RepSpecError(EqlandscapeError):
 
 class ConfigError(EqlandscapeError):
     """An invalid option of a model, task or training run."""
+
+
+class WeightShapeError(EqlandscapeError):
+    """Weights (or biases) whose number or shapes do not fit an architecture."""
+
+
+class NeuronIndexError(EqlandscapeError):
+    """A neuron or layer index out of range, or a permutation that is not one of a layer's neurons."""

@@ -109,21 +109,7 @@ class PermRep:
             raise NotAHomomorphismError(
                 f"{group.name} has {len(group.generators)} generators, got {imgs.shape[0]} images"
             )
-        n = imgs.shape[1]
-        perms = np.full((group.order, n), -1, dtype=np.int64)
-        perms[0] = np.arange(n)
-        frontier = np.array([0])
-        while frontier.size:
-            new = []
-            for s, img in zip(group.generators, imgs, strict=True):
-                targets = group.table[frontier, s]  # x * s
-                fresh = perms[targets, 0] < 0
-                targets, sources = targets[fresh], frontier[fresh]
-                targets, first = np.unique(targets, return_index=True)
-                perms[targets] = perms[sources[first]][:, img]  # rho(x*s) = rho(x) rho(s)
-                new.append(targets)
-            frontier = np.unique(np.concatenate(new))
-        return cls(group, perms, name=name)
+        return cls(group, extend_generator_images(group, imgs[None])[0], name=name)
 
     def _check_homomorphism(self) -> None:
         """``perms[x*s] == perms[x][perms[s]]`` for all ``x`` and generators ``s`` (this implies it for
@@ -138,21 +124,15 @@ class PermRep:
                 f"{self.name}: the identity acts with signs {self.signs[0].tolist()}, not trivially"
             )
         G = self.group
-        for s in G.generators:
-            lhs = self.perms[G.table[:, s]]
-            rhs = self.perms[:, self.perms[s]]
-            wrong = (lhs != rhs).any(axis=1)
-            if self.signs is not None:
-                wrong |= (self.signs[G.table[:, s]] != self.signs[:, self.perms[s]] * self.signs[s]).any(
-                    axis=1
-                )
-            bad = np.flatnonzero(wrong)
-            if bad.size:
-                x = int(bad[0])
-                raise NotAHomomorphismError(
-                    f"{self.name}: images are not a homomorphism: rho(g*h) != rho(g) rho(h) for "
-                    f"g={G.elements[x].tolist()}, h={G.elements[s].tolist()}"
-                )
+        wrong = homomorphism_defects(G, self.perms[None], None if self.signs is None else self.signs[None])[0]
+        bad = np.flatnonzero(wrong.any(axis=0))
+        if bad.size:
+            x = int(bad[0])
+            s = G.generators[int(np.flatnonzero(wrong[:, x])[0])]
+            raise NotAHomomorphismError(
+                f"{self.name}: images are not a homomorphism: rho(g*h) != rho(g) rho(h) for "
+                f"g={G.elements[x].tolist()}, h={G.elements[s].tolist()}"
+            )
 
     # ------------------------------------------------------------------ queries
     @property
@@ -322,6 +302,47 @@ class PermRep:
 
     def __str__(self) -> str:
         return self.name
+
+
+def extend_generator_images(group: PermGroup, images: np.ndarray) -> np.ndarray:
+    """Images of every element for ``K`` candidate reps at once: ``images (K, n_generators, n)``, the
+    permutations of ``group.generators[k]``, extended along the Cayley graph by ``rho(x*s) = rho(x) rho(s)``
+    (breadth first from the identity); returns ``(K, order, n)``. Whether the result is a homomorphism
+    is :func:`homomorphism_defects`' question."""
+    K, _, n = images.shape
+    perms = np.full((K, group.order, n), -1, dtype=np.int64)
+    perms[:, 0] = np.arange(n)
+    reached = np.zeros(group.order, dtype=bool)
+    reached[0] = True
+    frontier = np.array([0])
+    while frontier.size:
+        new = []
+        for k, s in enumerate(group.generators):
+            targets = group.table[frontier, s]  # x * s
+            fresh = ~reached[targets]
+            targets, sources = targets[fresh], frontier[fresh]
+            targets, first = np.unique(targets, return_index=True)
+            reached[targets] = True
+            perms[:, targets] = np.take_along_axis(perms[:, sources[first]], images[:, k][:, None, :], axis=2)
+            new.append(targets)
+        frontier = np.unique(np.concatenate(new))
+    return perms
+
+
+def homomorphism_defects(group: PermGroup, perms: np.ndarray, signs: np.ndarray | None = None) -> np.ndarray:
+    """For ``K`` candidate reps ``perms (K, order, n)`` (and signs of the same shape, or ``None``): bool
+    ``(K, n_generators, order)``, true where ``rho(x*s) != rho(x) rho(s)`` for element ``x`` and generator
+    ``s``. All false exactly for homomorphisms (every element is a product of generators), given
+    ``rho(identity) = id``."""
+    out = np.zeros((perms.shape[0], len(group.generators), group.order), dtype=bool)
+    for k, s in enumerate(group.generators):
+        lhs = perms[:, group.table[:, s]]
+        rhs = np.take_along_axis(perms, np.broadcast_to(perms[:, s][:, None, :], perms.shape), axis=2)
+        out[:, k] = (lhs != rhs).any(axis=2)
+        if signs is not None:
+            srhs = np.take_along_axis(signs, np.broadcast_to(perms[:, s][:, None, :], perms.shape), axis=2)
+            out[:, k] |= (signs[:, group.table[:, s]] != srhs * signs[:, s][:, None, :]).any(axis=2)
+    return out
 
 
 def _rebuild(group: PermGroup, perms: np.ndarray, name: str, signs: np.ndarray | None) -> PermRep:
