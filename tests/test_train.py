@@ -18,12 +18,10 @@ from eqlandscape.errors import ConfigError
 from eqlandscape.groups import group_from_name
 from eqlandscape.nn import Ensemble, EquivariantMLP, MLPArchitecture, rng
 from eqlandscape.reps import natural, regular, trivial
-from eqlandscape.tasks import demo_task, plane_teacher, teacher_student
+from eqlandscape.tasks import demo_task, teacher_student
 from eqlandscape.train import (
     ScheduleConfig,
     TrainConfig,
-    plane_coordinates,
-    plane_side,
     strategy_names,
     train,
 )
@@ -301,7 +299,8 @@ def test_orthonormal_sgd_never_crosses_the_plane_but_orbit_sgd_does() -> None:
             dtype="float64",
         )
         W = train(task, config).weight_trajectories[0]  # (K, steps + 1, 3, 3)
-        a, b = plane_coordinates(W)
+        a = np.trace(W, axis1=-2, axis2=-1) / 3  # mean diagonal and off-diagonal entry: P_E W = a I + b (J - I)
+        b = (W.sum(axis=(-2, -1)) - 3 * a) / 6
         away = np.sqrt(a**2 + 2 * b**2).min(axis=1) > 0.1  # |P_E W_0| = sqrt(3 a^2 + 6 b^2) / sqrt 3
         side = np.sign(a - b)
         crossed[kind] = int(((side[:, 1:] * side[:, :-1] <= 0).any(axis=1) & away).sum())
@@ -404,15 +403,6 @@ def test_initial_weights_are_the_seeded_ones(task, strategy) -> None:
     for kept, seeded in zip(result.initial_weights, task.arch.init_full(config.seeds), strict=True):
         np.testing.assert_allclose(kept, seeded, rtol=0, atol=1e-15)
     assert not np.allclose(result.initial_weights[0], result.final_weights[0])
-
-
-def test_plane_side() -> None:
-    W = np.stack([np.eye(3), np.ones((3, 3)), 0.5 * np.ones((3, 3)) - np.eye(3), 2 * np.eye(3) + 1e-9])
-    a, b = plane_coordinates(W)
-    np.testing.assert_allclose(a, [1, 1, -0.5, 2 + 1e-9])
-    np.testing.assert_allclose(b, [0, 1, 0.5, 1e-9], atol=1e-15)
-    assert list(plane_side(W)) == ["a>b", "a=b", "a<b", "a>b"]
-    assert plane_side(plane_teacher().weights()[0].detach().numpy()[None])[0] == "a>b"
 
 
 def test_dead_students_are_flagged() -> None:

@@ -1,22 +1,23 @@
-"""The demo: does the hidden fixed-point plane ``a = b`` trap constrained training?
+"""The demo: does a hidden fixed-point subspace trap constrained training?
 
 Problem (DESIGN.md section 4): ``S3`` on 3 points, reps ``natural -> natural -> trivial``, ReLU, no
 biases; the teacher's hidden weight is ``W = a I + b (J - I)`` with ``a = 1``, ``b = -0.2`` and its
-output weights are 1. The plane ``a = b`` (all hidden neurons identical) is the fixed-point subspace
-of the hidden-neuron permutations inside the constrained space ``E``: gradient flow in the Euclidean
-metric (``orthonormal`` coordinates, SGD) cannot cross it, so students that start on the side
-``a < b`` cannot reach the teacher (``a > b``). Weight sharing (``orbit`` coordinates), Adam, free,
-augmented and relaxed training change the metric or the space and may cross or go around it.
+output weights are 1. The architecture has one barrier (:func:`~eqlandscape.symmetry.analyze_barriers`),
+the plane ``a = b`` (all hidden neurons identical; ``a = W0[0,0]``, ``b = W0[0,1]``): gradient flow in
+the Euclidean metric (``orthonormal`` coordinates, SGD) cannot cross it, so students that start on the
+side ``-`` (``a < b``) cannot reach the teacher (side ``+``). Weight sharing (``orbit`` coordinates),
+Adam, free, augmented and relaxed training change the metric or the space and may cross or go around it.
 
 Each arm trains the same seeds (the same initial functions) with one strategy and optimizer. Every
-student is classified by the side of the plane it started and ended on (``a>b``, ``a<b``, ``a=b``
-within ``side_tol``), with students whose output ends identically near 0 in their own category
-``dead`` (DESIGN.md section 4: the origin lies on every fixed-point subspace).
+student is annotated by :func:`~eqlandscape.symmetry.annotate.annotate`: the side of the barrier it
+started and ended on (``+``, ``-``, ``on`` within ``side_tol``), students whose output ends identically
+near 0 in their own category ``dead`` (DESIGN.md section 4: the origin lies on every fixed-point
+subspace), the hidden rep it ended in and its relation to the start rep, and the cycle type of the
+permutation aligning its hidden neurons with the teacher's.
 """
 
 from __future__ import annotations
 
-import itertools
 import json
 import time
 from collections.abc import Callable
@@ -30,12 +31,13 @@ from pydantic import Field
 
 from eqlandscape import __version__
 from eqlandscape.files import atomic_write
-from eqlandscape.groups.notation import cycle_notation
+from eqlandscape.symmetry import BarrierAnalysis, analyze_barriers
+from eqlandscape.symmetry.annotate import annotate
 from eqlandscape.tasks import demo_task
-from eqlandscape.train import TrainConfig, TrainResult, plane_side, train
+from eqlandscape.train import TrainConfig, TrainResult, train
 from eqlandscape.train.config import Config
 
-SIDES = ("a>b", "a<b", "a=b")
+SIDES = ("+", "-", "on")
 
 
 class DemoConfig(Config):
@@ -89,12 +91,15 @@ class DemoConfig(Config):
 
 @dataclass(frozen=True, eq=False)
 class DemoResult:
-    """Per-student classification (``students``), the full results of each arm and the timing."""
+    """Per-student classification (``students``), the full results of each arm, the timing, the
+    barrier analysis of the architecture and the side the teacher lies on."""
 
     config: DemoConfig
     students: pd.DataFrame
     results: dict[str, TrainResult]
     seconds: dict[str, float]
+    barriers: BarrierAnalysis
+    teacher_side: str
 
     def rates(self) -> pd.DataFrame:
         """Per arm and starting side: number of students, success rate, the share that reached the
@@ -108,8 +113,10 @@ class DemoResult:
             .agg(students=("seed", "size"), success=("success", "mean"), relabelled=("relabelled", "mean"))
         )
         out = out.join(ended.add_prefix("ended "))
-        return out.reindex(pd.MultiIndex.from_product([list(self.results), SIDES])).dropna(subset=["students"]).astype(
-            {"students": int}
+        return (
+            out.reindex(pd.MultiIndex.from_product([list(self.results), SIDES]))
+            .dropna(subset=["students"])
+            .astype({"students": int})
         )
 
     def success_by_arm(self) -> pd.Series:
@@ -125,54 +132,47 @@ class DemoResult:
             "seconds": self.seconds,
             "success_by_arm": self.success_by_arm().to_dict(),
             "rates": rates.to_dict(orient="records"),
+            "barriers": [p.as_dict() for p in self.barriers.barriers],
+            "teacher_side": self.teacher_side,
+            "escapes": escapes(self.students, self.teacher_side).to_dict(orient="records"),
         }
 
 
-def teacher_relabelling(W: np.ndarray, w_out: np.ndarray, teacher: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Which relabelling of the hidden neurons maps each student onto the teacher.
-
-    For a one-hidden-layer ReLU network without biases and one output, neuron ``i`` contributes
-    ``w_out[i] relu(W[i] x) = relu(w_out[i] W[i] x)`` when ``w_out[i] > 0`` (ReLU rescaling), so the
-    function is fixed by the effective rows ``w_out[i] W[i]`` up to their order. For students
-    ``W (K, n, n_in)``, ``w_out (K, n)`` and the teacher's effective rows ``teacher (n, n_in)`` this
-    returns, over all ``n!`` orders ``sigma`` (student neuron ``sigma[j]`` plays teacher neuron ``j``),
-    the best ``sigma`` (``(K, n)``) and its largest entrywise error (``(K,)``). A student that reaches
-    the teacher with ``sigma`` other than the identity has found it under a relabelled (conjugate)
-    hidden representation, the escape that Xie & Smidt describe.
-    """
-    n = W.shape[1]
-    orders = np.array(list(itertools.permutations(range(n))))  # (n!, n)
-    effective = W * w_out[:, :, None]  # (K, n, n_in)
-    errors = np.abs(effective[:, orders] - teacher).max(axis=(-2, -1))  # (K, n!)
-    best = errors.argmin(axis=1)
-    return orders[best], errors[np.arange(len(best)), best]
-
-
-def classify(result: TrainResult, side_tol: float, teacher: np.ndarray, match_tol: float = 0.05) -> pd.DataFrame:
-    """One row per student: seed, final losses, success, dead, start side, end side (or ``dead``),
-    the hidden relabelling (cycle notation, ``()`` for none) under which it matches the teacher's
-    effective rows ``teacher`` to ``match_tol`` (empty when it matches under none), and
-    ``relabelled``: it matches only under a relabelling other than the identity."""
+def classify(result: TrainResult, side_tol: float) -> pd.DataFrame:
+    """One row per student: seed, final losses, success, dead, diverged, the barrier sides it started
+    and ended on (``start_side``; ``end``, or ``dead``; comma-joined when there are several barriers),
+    the final ``hidden_rep``, its ``relation`` to the start rep and ``relabelling``, the
+    ``teacher_cycle_type`` of the permutation aligning it with the teacher, and ``relabelled``: it
+    reached the teacher under a conjugate hidden rep (a relabelling outside the rep's centralizer)."""
     t = result.table
-    start = plane_side(result.initial_weights[0], side_tol)
-    end = plane_side(result.final_weights[0], side_tol)
-    sigma, error = teacher_relabelling(result.final_weights[0], result.final_weights[1][:, 0, :], teacher)
-    matches = error <= match_tol
-    relabelling = np.array([cycle_notation(p) if m else "" for p, m in zip(sigma, matches, strict=True)])
+    notes = annotate(result, side_tol=side_tol)
+    dead = t["dead"].to_numpy(bool)
+    success = t["success"].to_numpy(bool)
     return pd.DataFrame(
         {
             "seed": t["seed"].to_numpy(),
             "train_loss": t["train_loss"].to_numpy(),
             "test_loss": t["test_loss"].to_numpy(),
-            "success": t["success"].to_numpy(bool),
-            "dead": t["dead"].to_numpy(bool),
+            "success": success,
+            "dead": dead,
             "diverged": t["diverged"].to_numpy(bool),
-            "start_side": start,
-            "end": np.where(t["dead"].to_numpy(bool), "dead", end),
-            "relabelling": relabelling,
-            "relabelled": matches & (sigma != np.arange(sigma.shape[1])).any(axis=1),
+            "start_side": [",".join(s) for s in notes["sides_start"]],
+            "end": np.where(dead, "dead", [",".join(s) for s in notes["sides_end"]]),
+            "hidden_rep": notes["hidden_rep"].to_numpy(),
+            "relation": notes["relation"].to_numpy(),
+            "relabelling": notes["relabelling"].to_numpy(),
+            "teacher_cycle_type": [str(c) for c in notes["teacher_cycle_type"]],
+            "relabelled": success & (notes["relation"].to_numpy() == "conjugate"),
         }
     )
+
+
+def escapes(students: pd.DataFrame, teacher_side: str) -> pd.DataFrame:
+    """Per arm, the students that reached the teacher from another side than the teacher's, counted
+    by the hidden rep, relation and teacher cycle type they ended in."""
+    escaped = students[students["success"] & (students["start_side"] != teacher_side)]
+    keys = ["arm", "hidden_rep", "relation", "teacher_cycle_type"]
+    return escaped.groupby(keys, sort=False).size().rename("students").reset_index()
 
 
 def run_demo(config: DemoConfig | None = None, progress: Callable[[str, float], None] | None = None) -> DemoResult:
@@ -180,18 +180,19 @@ def run_demo(config: DemoConfig | None = None, progress: Callable[[str, float], 
     after each arm."""
     config = config or DemoConfig()
     task = demo_task(config.n_train, config.n_test, seed=config.data_seed)
-    W, w_out = (t.detach().numpy() for t in task.teacher.full())
-    teacher = W * w_out[0][:, None]
     results, seconds, frames = {}, {}, []
     for label, train_config in config.arms().items():
         start = time.perf_counter()
         results[label] = result = train(task, train_config)
         seconds[label] = time.perf_counter() - start
-        frames.append(classify(result, config.side_tol, teacher).assign(arm=label))
+        frames.append(classify(result, config.side_tol).assign(arm=label))
         if progress is not None:
             progress(label, seconds[label])
     students = pd.concat(frames, ignore_index=True)
-    return DemoResult(config, students, results, seconds)
+    teacher = task.teacher.full()
+    analysis = analyze_barriers(task.arch)
+    teacher_side = ",".join(analysis.sides([t.detach() for t in teacher], config.side_tol, np.zeros(1, bool))[0])
+    return DemoResult(config, students, results, seconds, analysis, teacher_side)
 
 
 def write_outputs(result: DemoResult, out_dir: Path) -> dict[str, Path]:

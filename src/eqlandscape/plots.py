@@ -15,24 +15,27 @@ if TYPE_CHECKING:
 
     from eqlandscape.demo import DemoResult
 
-SIDE_STYLES = {"a>b": ("tab:blue", "started a > b (teacher's side)"), "a<b": ("tab:red", "started a < b")}
+OTHER_COLORS = ("tab:red", "tab:orange", "tab:purple", "tab:brown", "tab:gray")
 
 
 def demo_loss_curves(result: DemoResult) -> Figure:
     """One panel per arm: the median test loss over the students that started on each side of the
-    plane ``a = b``, with the 10-90% band, against the training step (log scale); relaxed arms mark
-    the step where training switches from constrained to free."""
+    barriers (the teacher's side in blue), with the 10-90% band, against the training step (log
+    scale); relaxed arms mark the step where training switches from constrained to free."""
     arms = list(result.results)
     cols = min(4, len(arms))
     rows = -(-len(arms) // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3.2 * rows), sharex=True, sharey=True, squeeze=False)
     students = result.students
+    others = sorted(set(students["start_side"]) - {result.teacher_side})
+    styles = {result.teacher_side: ("tab:blue", f"started {result.teacher_side} (teacher's side)")}
+    styles |= {side: (OTHER_COLORS[k % len(OTHER_COLORS)], f"started {side}") for k, side in enumerate(others)}
     for ax, arm in zip(axes.flat, arms, strict=False):
         res = result.results[arm]
         curves = np.maximum(res.curves("test_loss"), 1e-12)
         steps = res.record_steps
         side = students.loc[students["arm"] == arm, "start_side"].to_numpy()
-        for key, (color, label) in SIDE_STYLES.items():
+        for key, (color, label) in styles.items():
             sel = curves[side == key]
             if not len(sel):
                 continue
@@ -53,6 +56,7 @@ def demo_loss_curves(result: DemoResult) -> Figure:
     for ax in axes[:, 0]:
         ax.set_ylabel("test loss (MSE)")
     axes.flat[0].legend(fontsize=7, loc="lower left")
-    fig.suptitle("S3 teacher-student, hidden plane a = b: median and 10-90% band of the test loss", fontsize=10)
+    barriers = "; ".join(p.equations[0].text for p in result.barriers.barriers) or "no barrier"
+    fig.suptitle(f"teacher-student, barrier {barriers}: median and 10-90% band of the test loss", fontsize=10)
     fig.tight_layout()
     return fig

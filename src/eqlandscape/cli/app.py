@@ -114,6 +114,88 @@ def basis(
     console.print(f"equivariant biases: dimension {s['bias_dim']}, orbit sizes {s['bias_orbit_sizes']}")
 
 
+def _print_barrier_rows(rows: list[dict[str, Any]]) -> None:
+    for row in rows:
+        console.print(
+            f"[bold]{row['group']}[/bold] hidden layer {row['layer']}: {row['hidden']} ({row['neurons']} neurons), "
+            f"dim E = {row['dim_E']}; {row['barriers']} barrier(s), {row['degenerate']} degenerate pair orbit(s)"
+        )
+        pairs = [
+            [
+                f"({p['pair'][0]}, {p['pair'][1]})",
+                p["size"],
+                p["dim"],
+                p["codimension"],
+                p["verdict"],
+                "; ".join(p["equations"]) if p["verdict"] == "barrier" else (p["reduced_to"] or ""),
+            ]
+            for p in row["pairs"]
+        ]
+        console.print(
+            _table(
+                "orbits of neuron pairs: dim and codimension of E ∩ Fix(swap) in E",
+                ["pair", "orbit size", "dim", "codim", "verdict", "barrier equation / reduced hidden rep"],
+                pairs,
+            )
+        )
+
+
+@app.command()
+def barriers(
+    group_name: Annotated[str, typer.Argument(metavar="GROUP", help="Group name, e.g. S4.")],
+    reps: Annotated[str, typer.Option(help="Layer reps 'rho_0 -> ... -> rho_L'.")] = "natural -> natural -> trivial",
+    bias: Annotated[bool, typer.Option(help="Biases in every layer.")] = False,
+    json_: JsonFlag = False,
+):
+    """Hidden fixed-point subspaces of an architecture: barriers, degenerate pairs, their equations."""
+    from eqlandscape.cli.training import rep_chain
+    from eqlandscape.nn import MLPArchitecture
+    from eqlandscape.symmetry import analyze_barriers
+
+    rows = analyze_barriers(MLPArchitecture(rep_chain(group_name, reps), "relu", bias)).rows()
+    if json_:
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        return
+    if not rows:
+        console.print(f"{reps} has no hidden layer: no hidden symmetries")
+    _print_barrier_rows(rows)
+
+
+@app.command()
+def atlas(
+    max_order: Annotated[int, typer.Option(help="Largest group order.")] = 12,
+    input_rep: Annotated[str, typer.Option("--input", help="Input rep spec.")] = "natural",
+    output_rep: Annotated[str, typer.Option("--output", help="Output rep spec.")] = "trivial",
+    bias: Annotated[bool, typer.Option(help="Biases in every layer.")] = False,
+    json_: JsonFlag = False,
+):
+    """Barriers of INPUT -> G/H -> OUTPUT for every catalog group up to an order and every G/H."""
+    from eqlandscape.symmetry.atlas import atlas as build_atlas
+
+    quiet = Console(stderr=True, quiet=json_)
+    with quiet.status("atlas") as status:
+        rows = build_atlas(
+            max_order,
+            input_rep=input_rep,
+            output_rep=output_rep,
+            bias=bias,
+            progress=lambda name: status.update(f"atlas: {name}"),
+        )
+    if json_:
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        return
+    console.print(
+        _table(
+            f"{input_rep} -> G/H -> {output_rep} ({'bias' if bias else 'no bias'}): {len(rows)} architectures",
+            ["group", "hidden", "neurons", "dim E", "codimensions", "barriers", "degenerate"],
+            [
+                [r["group"], r["hidden"], r["neurons"], r["dim_E"], r["codimensions"], r["barriers"], r["degenerate"]]
+                for r in rows
+            ],
+        )
+    )
+
+
 @app.command()
 def demo(
     students: Annotated[int, typer.Option(help="Students per arm.")] = 512,
@@ -124,8 +206,8 @@ def demo(
     ),
     json_: JsonFlag = False,
 ):
-    """Train students of the S3 teacher under each strategy and report who crosses the plane a = b."""
-    from eqlandscape.demo import DemoConfig, run_demo, write_outputs
+    """Train students of the S3 teacher under each strategy and report who crosses the barrier a = b."""
+    from eqlandscape.demo import DemoConfig, escapes, run_demo, write_outputs
 
     config = DemoConfig(students=students, steps=steps, seed=seed)
     quiet = Console(stderr=True, quiet=json_)
@@ -139,7 +221,7 @@ def demo(
         _print_json(result.summary() | {"files": {k: str(v) for k, v in paths.items()}})
         return
     rates = result.rates()
-    ends = ("a>b", "a<b", "a=b", "dead")
+    ends = ("+", "-", "on", "dead")
     arms = rates.index.get_level_values(0)
     shown = [arm if k == 0 or arms[k - 1] != arm else "" for k, arm in enumerate(arms)]  # arm once per group
     rows = [
@@ -147,17 +229,28 @@ def demo(
         + [f"{r[f'ended {e}']:.0%}" for e in ends]
         for label, ((_, side), r) in zip(shown, rates.iterrows(), strict=True)
     ]
+    barrier = "; ".join(p.equations[0].text for p in result.barriers.barriers)
     console.print(
         _table(
-            "success by arm and by the side of the plane a = b each student started on (teacher: a > b)",
+            f"success by arm and by the side of the barrier {barrier} each student started on "
+            f"(+: left side larger; teacher: {result.teacher_side})",
             ["arm", "start", "n", "success", "relabelled", *[f"end {e}" for e in ends]],
             rows,
         )
     )
     console.print(
-        "relabelled: reached the teacher only after relabelling the hidden neurons (a conjugate hidden rep);\n"
-        "end: side of the plane of P_E(W) in the student's own labels, or dead (output ~ 0)."
+        "relabelled: reached the teacher under a conjugate hidden rep (its hidden neurons relabelled);\n"
+        "end: side of the barrier of P_E(W) in the student's own labels, or dead (output ~ 0)."
     )
+    escaped = escapes(result.students, result.teacher_side)
+    if len(escaped):
+        console.print(
+            _table(
+                f"students that reached the teacher from a side other than {result.teacher_side}: where they ended",
+                ["arm", "hidden rep", "relation", "teacher cycle type", "n"],
+                escaped.to_numpy().tolist(),
+            )
+        )
     for arm, rate in result.success_by_arm().items():
         console.print(f"  {arm:<30} success {rate:6.1%}   ({result.seconds[arm]:.1f} s)")
     console.print(f"wrote {', '.join(str(p) for p in paths.values())}")
@@ -182,7 +275,14 @@ def train_command(
     students: Annotated[int, typer.Option(help="Number of students K, trained at once.")] = 256,
     steps: Annotated[int, typer.Option(help="Step budget.")] = 1000,
     seed: Annotated[int, typer.Option(help="First student seed.")] = 0,
-    teacher_seed: Annotated[int, typer.Option(help="Seed of the teacher's weights and of the data.")] = 0,
+    teacher_seed: Annotated[int, typer.Option(help="Seed of the random teacher's weights.")] = 0,
+    teacher_weights: Annotated[
+        str,
+        typer.Option(help="random, or plane: W = a I + b (J - I), output weights 1 (natural -> natural -> trivial)."),
+    ] = "random",
+    teacher_a: Annotated[float, typer.Option(help="plane teacher: diagonal weight a.")] = 1.0,
+    teacher_b: Annotated[float, typer.Option(help="plane teacher: off-diagonal weight b.")] = -0.2,
+    data_seed: Annotated[int | None, typer.Option(help="Seed of the data (default: the teacher seed).")] = None,
     activation: Annotated[str, typer.Option(help="relu, tanh, gelu or identity.")] = "relu",
     bias: Annotated[bool, typer.Option(help="Biases in every layer.")] = True,
     n_train: Annotated[int, typer.Option(help="Training samples.")] = 512,
@@ -194,7 +294,7 @@ def train_command(
     json_: JsonFlag = False,
 ):
     """Train K students of a random equivariant teacher at once with one strategy."""
-    from eqlandscape.cli.training import run_training, train_summary, write_train_result
+    from eqlandscape.cli.training import run_training, students_table, train_summary, write_train_result
     from eqlandscape.train import TrainConfig
 
     options = {
@@ -224,11 +324,17 @@ def train_command(
         n_train=n_train,
         n_test=n_test,
         noise=noise,
+        teacher_weights=teacher_weights,
+        teacher_a=teacher_a,
+        teacher_b=teacher_b,
+        data_seed=data_seed,
     )
     summary = train_summary(result, time.perf_counter() - start)
-    files = {} if out is None else {k: str(v) for k, v in write_train_result(result, out).items()}
+    table = students_table(result)
+    files = {} if out is None else {k: str(v) for k, v in write_train_result(result, table, out).items()}
     if json_:
-        _print_json({"summary": summary, "files": files, **result.metadata()})
+        students_json = json.loads(table.to_json(orient="records"))
+        _print_json({"summary": summary, "files": files, "students": students_json, **result.metadata()})
         return
     console.print(
         f"[bold]{group_name}[/bold] {strategy} ({result.table['parametrization'].iloc[0]}), {optimizer} lr {lr}: "
@@ -239,6 +345,8 @@ def train_command(
         f"success {summary['success_rate']:.1%}, median test loss {summary['median_test_loss']:.3g}, "
         f"dead {summary['dead']}, diverged {summary['diverged']}"
     )
+    ended = table.groupby(["relation", "hidden_rep"]).size().rename("students").reset_index()
+    console.print(_table("final hidden reps", ["relation", "hidden rep", "students"], ended.to_numpy().tolist()))
     if files:
         console.print(f"wrote {', '.join(files.values())}")
 

@@ -6,15 +6,19 @@ import json
 from pathlib import Path
 from typing import Any
 
-from eqlandscape.errors import RepSpecError
+import pandas as pd
+
+from eqlandscape.errors import ConfigError, RepSpecError
 from eqlandscape.files import atomic_write
 from eqlandscape.groups import group_from_name
 from eqlandscape.nn import EquivariantMLP, MLPArchitecture
 from eqlandscape.reps import PermRep, parse_rep
-from eqlandscape.tasks import teacher_student
+from eqlandscape.symmetry.annotate import annotate
+from eqlandscape.tasks import plane_teacher, teacher_student
 from eqlandscape.train import TrainConfig, TrainResult, train
 
-SCALAR_COLUMNS = ("seed", "train_loss", "test_loss", "success", "dead", "diverged", "converged", "steps_taken")
+TEACHER_WEIGHTS = ("random", "plane")
+PLANE_REPS = "natural -> natural -> trivial"
 
 
 def rep_chain(group_name: str, spec: str) -> tuple[PermRep, ...]:
@@ -38,22 +42,46 @@ def run_training(
     n_train: int,
     n_test: int,
     noise: float,
+    teacher_weights: str = "random",
+    teacher_a: float = 1.0,
+    teacher_b: float = -0.2,
+    data_seed: int | None = None,
 ) -> TrainResult:
-    """Train ``config.n_models`` students of ``student_spec`` (default: the teacher's reps) on a
-    random teacher with reps ``teacher_spec`` (seeded by ``teacher_seed``) and data of the same seed."""
+    """Train ``config.n_models`` students of ``student_spec`` (default: the teacher's reps) on a teacher
+    with reps ``teacher_spec`` and data drawn with ``data_seed`` (default ``teacher_seed``).
+
+    ``teacher_weights="random"``: a random equivariant teacher seeded by ``teacher_seed`` (with the
+    student's ``activation`` and ``bias``). ``"plane"``: the demo's teacher for any group, reps
+    ``natural -> natural -> trivial``, ReLU, no biases, ``W_0 = a I + b (J - I)`` and output weights 1
+    (:func:`~eqlandscape.tasks.plane_teacher`)."""
+    if teacher_weights not in TEACHER_WEIGHTS:
+        raise ConfigError(f"unknown teacher weights {teacher_weights!r}; expected one of {', '.join(TEACHER_WEIGHTS)}")
     teacher_reps = rep_chain(group, teacher_spec)
-    teacher = EquivariantMLP(teacher_reps, activation, bias, seed=teacher_seed)
-    task = teacher_student(teacher, n_train, n_test, noise=noise, seed=teacher_seed)
+    if teacher_weights == "plane":
+        if [r.name for r in teacher_reps] != [p.strip() for p in PLANE_REPS.split("->")]:
+            raise ConfigError(f"--teacher-weights plane needs the teacher reps {PLANE_REPS!r}, got {teacher_spec!r}")
+        teacher = plane_teacher(teacher_a, teacher_b, group=group)
+    else:
+        teacher = EquivariantMLP(teacher_reps, activation, bias, seed=teacher_seed)
+    seed = teacher_seed if data_seed is None else data_seed
+    task = teacher_student(teacher, n_train, n_test, noise=noise, seed=seed)
     student = None if student_spec is None else MLPArchitecture(rep_chain(group, student_spec), activation, bias)
     return train(task, config, student)
 
 
-def write_train_result(result: TrainResult, out_dir: Path) -> dict[str, Path]:
-    """``students.csv`` (one row per student, scalar columns) and ``summary.json`` (config, task,
-    student, version) in ``out_dir``, written atomically."""
+def students_table(result: TrainResult) -> pd.DataFrame:
+    """One row per student: the scalar columns of the run's table (``test_loss`` also as
+    ``final_test_loss``) and the symmetry annotation (:func:`~eqlandscape.symmetry.annotate.annotate`)."""
+    t = result.table
+    scalars = t[[c for c in t.columns if not c.endswith("_curve")]].assign(final_test_loss=t["test_loss"])
+    return pd.concat([scalars, annotate(result)], axis=1)
+
+
+def write_train_result(result: TrainResult, table: pd.DataFrame, out_dir: Path) -> dict[str, Path]:
+    """``students.csv`` (``table``: one row per student) and ``summary.json`` (config, task, student,
+    version) in ``out_dir``, written atomically."""
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {"students": out_dir / "students.csv", "summary": out_dir / "summary.json"}
-    table = result.table[[c for c in result.table.columns if not c.endswith("_curve")]]
     atomic_write(paths["students"], lambda p: table.to_csv(p, index=False))
     atomic_write(paths["summary"], lambda p: p.write_text(json.dumps(result.metadata(), indent=2, default=float)))
     return paths

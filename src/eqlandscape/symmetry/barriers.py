@@ -35,9 +35,10 @@ from eqlandscape.nn import MLPArchitecture
 from eqlandscape.reps.constructors import tensor_perms
 from eqlandscape.symmetry.fixed_points import Equation, FixedPointSubspace
 from eqlandscape.symmetry.neurons import _slots
-from eqlandscape.symmetry.reduction import check_tol, components, dead_models, quotient_rep
+from eqlandscape.symmetry.reduction import components, dead_models, quotient_rep
 from eqlandscape.symmetry.weight_space import (
     as_tensors,
+    check_tol,
     group_perms,
     hidden_layers,
     joint_orbits,

@@ -48,8 +48,8 @@ from eqlandscape.nn import MLPArchitecture
 from eqlandscape.reps import PermRep
 from eqlandscape.reps.perm_rep import extend_generator_images, homomorphism_defects
 from eqlandscape.symmetry.neurons import assign, cycle_type, incoming, normalize_rescaling, outgoing
-from eqlandscape.symmetry.reduction import check_tol, dead_models, neuron_clusters
-from eqlandscape.symmetry.weight_space import as_tensors, hidden_layers
+from eqlandscape.symmetry.reduction import dead_models, neuron_clusters
+from eqlandscape.symmetry.weight_space import as_tensors, check_tol, hidden_layers
 
 RELATIONS = ("identical", "conjugate", "other", "none", "dead")
 

@@ -25,11 +25,12 @@ from typing import Any
 import numpy as np
 
 from eqlandscape.equivariant import OrbitBasis
-from eqlandscape.errors import ConfigError, NeuronIndexError
+from eqlandscape.errors import NeuronIndexError
 from eqlandscape.nn import MLPArchitecture
 from eqlandscape.symmetry.weight_space import (
     LayerPerms,
     as_tensors,
+    check_tol,
     coefficient_names,
     group_perms,
     hidden_perm,
@@ -128,8 +129,7 @@ class FixedPointSubspace:
 
     def contains(self, tensors: Sequence[Any], tol: float = 1e-8) -> np.ndarray:
         """Membership ``(K,)``: distance at most ``tol * max(1, norm of the weights)``."""
-        if not np.isfinite(tol) or tol <= 0:
-            raise ConfigError(f"tolerance must be a positive number, got tol={tol!r}")
+        tol = check_tol(tol)
         arrays, _ = as_tensors(self.arch, tensors)
         norm = np.sqrt(sum((t**2).reshape(t.shape[0], -1).sum(axis=1) for t in arrays))
         return self.distance(arrays) <= tol * np.maximum(1.0, norm)

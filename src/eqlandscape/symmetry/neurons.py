@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from eqlandscape.errors import ConfigError, NeuronIndexError
+from eqlandscape.errors import ConfigError, NeuronIndexError, WeightShapeError
 from eqlandscape.nn import MLPArchitecture
 from eqlandscape.symmetry.weight_space import as_tensors, check_hidden_layer, hidden_layers
 
@@ -86,7 +86,11 @@ def rescale_hidden(arch: MLPArchitecture, tensors: Sequence[Any], scales: Mappin
     out = list(out)
     for layer, scale in scales.items():
         layer = check_hidden_layer(arch, layer)
-        c = np.broadcast_to(np.asarray(scale, dtype=np.float64), (out[0].shape[0], arch.widths[layer]))
+        c = np.asarray(scale, dtype=np.float64)
+        n = arch.widths[layer]
+        if c.shape not in ((n,), (out[0].shape[0], n)):
+            raise WeightShapeError(f"rescalings of layer {layer} must have shape ({n},) or (K, {n}), got {c.shape}")
+        c = np.broadcast_to(c, (out[0].shape[0], n))
         if not (np.isfinite(c) & (c > 0)).all():
             raise ConfigError(
                 f"rescalings of layer {layer} must be finite and positive, got {np.asarray(scale).tolist()}"

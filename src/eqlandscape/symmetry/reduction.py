@@ -23,19 +23,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from eqlandscape.errors import ConfigError, NeuronIndexError
+from eqlandscape.errors import NeuronIndexError
 from eqlandscape.nn import MLPArchitecture
 from eqlandscape.nn.functional import mlp_forward
 from eqlandscape.reps import PermRep
 from eqlandscape.symmetry.neurons import _slots, incoming, normalize_rescaling
-from eqlandscape.symmetry.weight_space import as_tensors, check_hidden_layer, hidden_layers
-
-
-def check_tol(tol: float, what: str = "tol") -> float:
-    """``tol`` as a float, or :class:`ConfigError` unless it is a finite positive number."""
-    if isinstance(tol, bool) or not isinstance(tol, int | float | np.floating) or not np.isfinite(tol) or tol <= 0:
-        raise ConfigError(f"{what} must be a positive number, got {what}={tol!r}")
-    return float(tol)
+from eqlandscape.symmetry.weight_space import as_tensors, check_hidden_layer, check_tol, hidden_layers
 
 
 def components(adjacent: np.ndarray) -> np.ndarray:

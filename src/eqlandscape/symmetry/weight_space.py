@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from eqlandscape.equivariant import OrbitBasis
-from eqlandscape.errors import NeuronIndexError, WeightShapeError
+from eqlandscape.errors import ConfigError, NeuronIndexError, WeightShapeError
 from eqlandscape.groups import as_permutation, orbit_labels
 from eqlandscape.nn import MLPArchitecture
 from eqlandscape.reps.constructors import tensor_perms
@@ -61,6 +61,13 @@ def as_tensors(arch: MLPArchitecture, tensors: Sequence[Any], what: str = "weigh
     if len({a.shape[0] for a in out}) != 1:
         raise WeightShapeError(f"{what}: tensors with different model counts {[a.shape[0] for a in out]}")
     return out, batched
+
+
+def check_tol(tol: float, what: str = "tol") -> float:
+    """``tol`` as a float, or :class:`ConfigError` unless it is a finite positive number."""
+    if isinstance(tol, bool) or not isinstance(tol, int | float | np.floating) or not np.isfinite(tol) or tol <= 0:
+        raise ConfigError(f"{what} must be a positive number, got {what}={tol!r}")
+    return float(tol)
 
 
 def tensor_names(arch: MLPArchitecture) -> list[str]:

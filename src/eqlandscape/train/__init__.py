@@ -19,7 +19,7 @@ from eqlandscape.train.config import (
     strategy_names,
 )
 from eqlandscape.train.optim import Optimizer
-from eqlandscape.train.results import TrainResult, plane_coordinates, plane_side
+from eqlandscape.train.results import TrainResult
 from eqlandscape.train.strategies import Strategy, register_strategy
 from eqlandscape.train.trainer import train
 
@@ -36,8 +36,6 @@ __all__ = [
     "StrategyConfig",
     "TrainConfig",
     "TrainResult",
-    "plane_coordinates",
-    "plane_side",
     "register_strategy",
     "register_strategy_config",
     "strategy_names",

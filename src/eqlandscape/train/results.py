@@ -67,22 +67,3 @@ class TrainResult:
             "student": self.student,
             "version": self.version,
         }
-
-
-def plane_coordinates(W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For square weights ``W (K, n, n)``: ``a`` = mean diagonal and ``b`` = mean off-diagonal entry,
-    the coordinates of ``P_E(W) = a I + b (J - I)`` for ``S_n`` on ``natural -> natural``
-    (DESIGN.md section 4; orbit means are kept by the projection)."""
-    W = np.asarray(W, dtype=np.float64)
-    n = W.shape[-1]
-    diag = np.trace(W, axis1=-2, axis2=-1) / n
-    off = (W.sum(axis=(-2, -1)) - n * diag) / (n * (n - 1))
-    return diag, off
-
-
-def plane_side(W: np.ndarray, tol: float = 1e-6) -> np.ndarray:
-    """The side of the plane ``a = b`` (all hidden neurons identical) of each ``W (K, n, n)``:
-    ``"a>b"``, ``"a<b"``, or ``"a=b"`` when ``|a - b| <= tol``. Students that end at the origin
-    (dead, see the ``dead`` column) can be on either side: classify them separately."""
-    a, b = plane_coordinates(W)
-    return np.where(np.abs(a - b) <= tol, "a=b", np.where(a > b, "a>b", "a<b"))
