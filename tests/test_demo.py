@@ -111,27 +111,30 @@ def test_demo_config_rejects_bad_values() -> None:
         DemoConfig(sgd_lr=0.0)
 
 
-def test_relabelled_agrees_with_a_brute_force_match_to_the_teacher(small_demo) -> None:
+@pytest.fixture(scope="module")
+def brute_force_matches(small_demo):
+    """Per arm, the brute-force best order of each student's hidden neurons against the teacher and its error."""
+    W, w_out = (t.detach().numpy() for t in plane_teacher().full())
+    rows = W * w_out[0][:, None]
+    return {
+        arm: teacher_relabelling(res.final_weights[0], res.final_weights[1][:, 0, :], rows)
+        for arm, res in small_demo.results.items()
+    }
+
+
+def test_relabelled_agrees_with_a_brute_force_match_to_the_teacher(small_demo, brute_force_matches) -> None:
     """For S3 on natural hidden neurons (trivial centralizer), reaching the teacher under a conjugate
     hidden rep is the same as matching its effective rows only under a non-identity order."""
-    teacher = plane_teacher()
-    W, w_out = (t.detach().numpy() for t in teacher.full())
-    rows = W * w_out[0][:, None]
     df = small_demo.students
-    for arm, res in small_demo.results.items():
-        sigma, error = teacher_relabelling(res.final_weights[0], res.final_weights[1][:, 0, :], rows)
+    for arm, (sigma, error) in brute_force_matches.items():
         old = (error <= 0.05) & (sigma != np.arange(3)).any(axis=1)
         mine = df[df["arm"] == arm]
         np.testing.assert_array_equal(mine["relabelled"].to_numpy(), mine["success"].to_numpy() & old, err_msg=arm)
 
 
-def test_teacher_cycle_type_is_the_cycle_type_of_the_brute_force_match(small_demo) -> None:
-    teacher = plane_teacher()
-    W, w_out = (t.detach().numpy() for t in teacher.full())
-    rows = W * w_out[0][:, None]
+def test_teacher_cycle_type_is_the_cycle_type_of_the_brute_force_match(small_demo, brute_force_matches) -> None:
     df = small_demo.students
-    for arm, res in small_demo.results.items():
-        sigma, _ = teacher_relabelling(res.final_weights[0], res.final_weights[1][:, 0, :], rows)
+    for arm, (sigma, _) in brute_force_matches.items():
         mine = df[(df["arm"] == arm)]
         fixed = (sigma == np.arange(3)).sum(axis=1)
         expected = np.array(["[]" if f == 3 else "[2]" if f == 1 else "[3]" for f in fixed])
