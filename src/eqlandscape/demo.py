@@ -119,6 +119,11 @@ class DemoResult:
             .astype({"students": int})
         )
 
+    @property
+    def barrier_text(self) -> str:
+        """The barriers' equations, ``"; "``-joined (``W0[0,0] = W0[0,1]`` for the demo)."""
+        return "; ".join(p.equations[0].text for p in self.barriers.barriers)
+
     def success_by_arm(self) -> pd.Series:
         return self.students.groupby("arm", sort=False)["success"].mean()
 
@@ -208,5 +213,6 @@ def write_outputs(result: DemoResult, out_dir: Path) -> dict[str, Path]:
     }
     atomic_write(paths["students"], lambda p: result.students.to_csv(p, index=False))
     atomic_write(paths["summary"], lambda p: p.write_text(json.dumps(result.summary(), indent=2, default=float)))
-    atomic_write(paths["figure"], lambda p: demo_loss_curves(result).savefig(p, dpi=110, format="png"))
+    figure = demo_loss_curves(result.results, result.students, result.teacher_side, result.barrier_text)
+    atomic_write(paths["figure"], lambda p: figure.savefig(p, dpi=110, format="png"))
     return paths

@@ -11,27 +11,31 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 if TYPE_CHECKING:
+    import pandas as pd
     from matplotlib.figure import Figure
 
-    from eqlandscape.demo import DemoResult
+    from eqlandscape.train import TrainResult
 
 OTHER_COLORS = ("tab:red", "tab:orange", "tab:purple", "tab:brown", "tab:gray")
 
 
-def demo_loss_curves(result: DemoResult) -> Figure:
-    """One panel per arm: the median test loss over the students that started on each side of the
-    barriers (the teacher's side in blue), with the 10-90% band, against the training step (log
-    scale); relaxed arms mark the step where training switches from constrained to free."""
-    arms = list(result.results)
+def demo_loss_curves(
+    results: dict[str, TrainResult], students: pd.DataFrame, teacher_side: str, barrier: str
+) -> Figure:
+    """One panel per arm (``results``): the median test loss over the students that started on each
+    side of the barriers (``students``: one row per student with ``arm``, ``start_side`` and ``success``;
+    the teacher's side in blue), with the 10-90% band, against the training step (log scale); relaxed
+    arms mark the step where training switches from constrained to free. ``barrier`` names the
+    barriers in the title."""
+    arms = list(results)
     cols = min(4, len(arms))
     rows = -(-len(arms) // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3.2 * rows), sharex=True, sharey=True, squeeze=False)
-    students = result.students
-    others = sorted(set(students["start_side"]) - {result.teacher_side})
-    styles = {result.teacher_side: ("tab:blue", f"started {result.teacher_side} (teacher's side)")}
+    others = sorted(set(students["start_side"]) - {teacher_side})
+    styles = {teacher_side: ("tab:blue", f"started {teacher_side} (teacher's side)")}
     styles |= {side: (OTHER_COLORS[k % len(OTHER_COLORS)], f"started {side}") for k, side in enumerate(others)}
     for ax, arm in zip(axes.flat, arms, strict=False):
-        res = result.results[arm]
+        res = results[arm]
         curves = np.maximum(res.curves("test_loss"), 1e-12)
         steps = res.record_steps
         side = students.loc[students["arm"] == arm, "start_side"].to_numpy()
@@ -56,7 +60,6 @@ def demo_loss_curves(result: DemoResult) -> Figure:
     for ax in axes[:, 0]:
         ax.set_ylabel("test loss (MSE)")
     axes.flat[0].legend(fontsize=7, loc="lower left")
-    barriers = "; ".join(p.equations[0].text for p in result.barriers.barriers) or "no barrier"
-    fig.suptitle(f"teacher-student, barrier {barriers}: median and 10-90% band of the test loss", fontsize=10)
+    fig.suptitle(f"teacher-student, barrier {barrier or 'none'}: median and 10-90% band of the test loss", fontsize=10)
     fig.tight_layout()
     return fig

@@ -229,7 +229,7 @@ def demo(
         + [f"{r[f'ended {e}']:.0%}" for e in ends]
         for label, ((_, side), r) in zip(shown, rates.iterrows(), strict=True)
     ]
-    barrier = "; ".join(p.equations[0].text for p in result.barriers.barriers)
+    barrier = result.barrier_text
     console.print(
         _table(
             f"success by arm and by the side of the barrier {barrier} each student started on "
