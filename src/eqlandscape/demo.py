@@ -30,7 +30,7 @@ import pandas as pd
 from pydantic import Field
 
 from eqlandscape import __version__
-from eqlandscape.files import atomic_write
+from eqlandscape.files import write_result_dir
 from eqlandscape.symmetry import BarrierAnalysis, analyze_barriers
 from eqlandscape.symmetry.annotate import annotate
 from eqlandscape.tasks import demo_task
@@ -92,7 +92,8 @@ class DemoConfig(Config):
 @dataclass(frozen=True, eq=False)
 class DemoResult:
     """Per-student classification (``students``), the full results of each arm, the timing, the
-    barrier analysis of the architecture and the side the teacher lies on."""
+    barrier analysis of the architecture, the side the teacher lies on, and ``partial``: the run was
+    interrupted and holds only the arms that had finished."""
 
     config: DemoConfig
     students: pd.DataFrame
@@ -100,6 +101,7 @@ class DemoResult:
     seconds: dict[str, float]
     barriers: BarrierAnalysis
     teacher_side: str
+    partial: bool = False
 
     def rates(self) -> pd.DataFrame:
         """Per arm and starting side: number of students, success rate, the share that reached the
@@ -132,6 +134,8 @@ class DemoResult:
         rates = self.rates().reset_index(names=["arm", "start_side"])
         return {
             "demo_config": self.config.model_dump(mode="json"),
+            "partial": self.partial,
+            "arms_finished": list(self.results),
             "arms": {label: r.metadata() for label, r in self.results.items()},
             "version": __version__,
             "seconds": self.seconds,
@@ -182,37 +186,46 @@ def escapes(students: pd.DataFrame, teacher_side: str) -> pd.DataFrame:
 
 def run_demo(config: DemoConfig | None = None, progress: Callable[[str, float], None] | None = None) -> DemoResult:
     """Train every arm of the demo and classify its students. ``progress(label, seconds)`` is called
-    after each arm."""
+    after each arm. An interrupt (``KeyboardInterrupt``) after at least one arm has finished ends the
+    run early with the finished arms (``partial=True``); before that, it propagates."""
     config = config or DemoConfig()
     task = demo_task(config.n_train, config.n_test, seed=config.data_seed)
     results, seconds, frames = {}, {}, []
-    for label, train_config in config.arms().items():
-        start = time.perf_counter()
-        results[label] = result = train(task, train_config)
-        seconds[label] = time.perf_counter() - start
-        frames.append(classify(result, config.side_tol).assign(arm=label))
-        if progress is not None:
-            progress(label, seconds[label])
+    partial = False
+    try:
+        for label, train_config in config.arms().items():
+            start = time.perf_counter()
+            result = train(task, train_config)
+            frame = classify(result, config.side_tol).assign(arm=label)
+            results[label], seconds[label] = result, time.perf_counter() - start
+            frames.append(frame)
+            if progress is not None:
+                progress(label, seconds[label])
+    except KeyboardInterrupt:
+        if not results:
+            raise
+        partial = True
     students = pd.concat(frames, ignore_index=True)
     teacher = task.teacher.full()
     analysis = analyze_barriers(task.arch)
     teacher_side = ",".join(analysis.sides([t.detach() for t in teacher], config.side_tol, np.zeros(1, bool))[0])
-    return DemoResult(config, students, results, seconds, analysis, teacher_side)
+    return DemoResult(config, students, results, seconds, analysis, teacher_side, partial)
 
 
 def write_outputs(result: DemoResult, out_dir: Path) -> dict[str, Path]:
     """Write ``students.csv`` (one row per student), ``summary.json`` (config, version, seeds,
-    rates) and ``loss_curves.png`` into ``out_dir``; return their paths."""
+    rates) and ``loss_curves.png`` as the directory ``out_dir``, replacing an earlier one as a whole
+    (:func:`~eqlandscape.files.write_result_dir`); return their paths (keys ``students``, ``summary``,
+    ``figure``)."""
     from eqlandscape.plots import demo_loss_curves
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {
-        "students": out_dir / "students.csv",
-        "summary": out_dir / "summary.json",
-        "figure": out_dir / "loss_curves.png",
-    }
-    atomic_write(paths["students"], lambda p: result.students.to_csv(p, index=False))
-    atomic_write(paths["summary"], lambda p: p.write_text(json.dumps(result.summary(), indent=2, default=float)))
     figure = demo_loss_curves(result.results, result.students, result.teacher_side, result.barrier_text)
-    atomic_write(paths["figure"], lambda p: figure.savefig(p, dpi=110, format="png"))
-    return paths
+    paths = write_result_dir(
+        out_dir,
+        {
+            "students.csv": lambda p: result.students.to_csv(p, index=False),
+            "summary.json": lambda p: p.write_text(json.dumps(result.summary(), indent=2, default=float)),
+            "loss_curves.png": lambda p: figure.savefig(p, dpi=110, format="png"),
+        },
+    )
+    return {"students": paths["students.csv"], "summary": paths["summary.json"], "figure": paths["loss_curves.png"]}

@@ -50,3 +50,7 @@ class WeightShapeError(EqlandscapeError):
 
 class NeuronIndexError(EqlandscapeError):
     """A neuron or layer index out of range, or a permutation that is not one of a layer's neurons."""
+
+
+class OutputDirError(EqlandscapeError):
+    """An output directory that a run may not write into."""

@@ -1,5 +1,6 @@
 """The ``eqlandscape`` command line."""
 
+import signal
 import sys
 
 from eqlandscape.cli.app import app, main
@@ -8,5 +9,8 @@ __all__ = ["app", "main", "run"]
 
 
 def run() -> None:
-    """Console-script entry point."""
+    """Console-script entry point. Ctrl-C (SIGINT) interrupts the run even where the shell started
+    it with SIGINT ignored (a background job), so that it exits with status 130 and keeps what had
+    finished."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     sys.exit(main())

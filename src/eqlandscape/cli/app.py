@@ -6,7 +6,9 @@ on stderr and exits with code 2, without a traceback.
 
 from __future__ import annotations
 
+import itertools
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -19,6 +21,7 @@ from rich.table import Table
 from eqlandscape import __version__
 from eqlandscape.cli.summaries import basis_summary, group_summary
 from eqlandscape.errors import EqlandscapeError
+from eqlandscape.files import check_output_dir
 from eqlandscape.groups import group_from_name
 
 app = typer.Typer(
@@ -27,9 +30,16 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain click help: flags without a type placeholder
 )
 console = Console() if sys.stdout.isatty() else Console(width=140)  # wide tables stay whole in pipes and files
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of tables.")]
+ForceFlag = Annotated[bool, typer.Option("--force", help="Replace the results of an earlier run in --out.")]
+DEMO_DIR = Path("eqlandscape-demo")
+
+
+class Interrupted(Exception):
+    """Ctrl-C after some results were saved: its message says what was kept (exit status 130)."""
 
 
 def _print_json(payload: dict[str, Any]) -> None:
@@ -201,9 +211,11 @@ def demo(
     students: Annotated[int, typer.Option(help="Students per arm.")] = 512,
     steps: Annotated[int, typer.Option(help="Full-batch training steps per student.")] = 3000,
     seed: Annotated[int, typer.Option(help="First student seed (seeds seed .. seed + students - 1).")] = 0,
-    out: Annotated[Path, typer.Option(help="Directory for students.csv, summary.json, loss_curves.png.")] = Path(
-        "eqlandscape-demo"
-    ),
+    out: Annotated[
+        str | None,
+        typer.Option(help="Directory for students.csv, summary.json, loss_curves.png [default: eqlandscape-demo]."),
+    ] = None,
+    force: ForceFlag = False,
     json_: JsonFlag = False,
 ):
     """Train students of the S3 teacher under each strategy and report who crosses the barrier a = b."""
@@ -211,12 +223,18 @@ def demo(
 
     config = DemoConfig(students=students, steps=steps, seed=seed)
     quiet = Console(stderr=True, quiet=json_)
+    # the default directory is the demo's own: rerunning README's first command replaces it
+    out_dir = check_output_dir(DEMO_DIR if out is None else out, force=force or out is None)
+    if out is None and any(out_dir.glob("*")):
+        quiet.print(f"replacing the results of an earlier demo in {out_dir}/")
     quiet.print(
         f"demo: S3, natural -> natural -> trivial, ReLU, teacher W = I - 0.2 (J - I); {students} students "
         f"per arm, {steps} full-batch steps"
     )
     result = run_demo(config, progress=lambda label, sec: quiet.print(f"  trained {label:<30} {sec:6.1f} s"))
-    paths = write_outputs(result, out)
+    paths = write_outputs(result, out_dir)
+    if result.partial:
+        raise Interrupted(f"interrupted; kept the {len(result.results)} finished arm(s) in {out_dir}/ (partial)")
     if json_:
         _print_json(result.summary() | {"files": {k: str(v) for k, v in paths.items()}})
         return
@@ -264,11 +282,13 @@ def train_command(
     ),
     student: Annotated[str | None, typer.Option(help="Student reps (default: the teacher's).")] = None,
     strategy: Annotated[str, typer.Option(help="constrained, free, augmented, relaxed or penalty.")] = "constrained",
-    parametrization: Annotated[str, typer.Option(help="orthonormal, orbit or projected (constrained, relaxed).")] = (
-        "orthonormal"
-    ),
-    switch_step: Annotated[int, typer.Option(help="relaxed: step of the switch to free training.")] = 1000,
-    gamma: Annotated[float, typer.Option(help="penalty: weight of (gamma/2)||A - P_E A||^2.")] = 1.0,
+    parametrization: Annotated[
+        str | None, typer.Option(help="constrained, relaxed: orthonormal (default), orbit or projected.")
+    ] = None,
+    switch_step: Annotated[
+        int | None, typer.Option(help="relaxed: step of the switch to free training [1000].")
+    ] = None,
+    gamma: Annotated[float | None, typer.Option(help="penalty: weight of (gamma/2)||A - P_E A||^2 [1.0].")] = None,
     samples: Annotated[int | None, typer.Option(help="augmented: group elements per step (default: all).")] = None,
     optimizer: Annotated[str, typer.Option(help="sgd or adam.")] = "adam",
     lr: Annotated[float, typer.Option(help="Learning rate.")] = 0.01,
@@ -280,8 +300,8 @@ def train_command(
         str,
         typer.Option(help="random, or plane: W = a I + b (J - I), output weights 1 (natural -> natural -> trivial)."),
     ] = "random",
-    teacher_a: Annotated[float, typer.Option(help="plane teacher: diagonal weight a.")] = 1.0,
-    teacher_b: Annotated[float, typer.Option(help="plane teacher: off-diagonal weight b.")] = -0.2,
+    teacher_a: Annotated[float | None, typer.Option(help="plane teacher: diagonal weight a [1.0].")] = None,
+    teacher_b: Annotated[float | None, typer.Option(help="plane teacher: off-diagonal weight b [-0.2].")] = None,
     data_seed: Annotated[int | None, typer.Option(help="Seed of the data (default: the teacher seed).")] = None,
     activation: Annotated[str, typer.Option(help="relu, tanh, gelu or identity.")] = "relu",
     bias: Annotated[bool, typer.Option(help="Biases in every layer.")] = True,
@@ -290,21 +310,31 @@ def train_command(
     noise: Annotated[float, typer.Option(help="Label noise (standard deviation).")] = 0.0,
     dtype: Annotated[str, typer.Option(help="float32 or float64.")] = "float32",
     device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
-    out: Annotated[Path | None, typer.Option(help="Directory for students.csv and summary.json.")] = None,
+    out: Annotated[str | None, typer.Option(help="Directory for students.csv and summary.json.")] = None,
+    force: ForceFlag = False,
     json_: JsonFlag = False,
 ):
     """Train K students of a random equivariant teacher at once with one strategy."""
+    out_dir = None if out is None else check_output_dir(out, force=force)
     from eqlandscape.cli.training import run_training, students_table, train_summary, write_train_result
+    from eqlandscape.errors import ConfigError
     from eqlandscape.train import TrainConfig
+    from eqlandscape.train.config import strategy_fields
 
-    options = {
-        "constrained": {"parametrization": parametrization},
-        "relaxed": {"parametrization": parametrization, "switch_step": switch_step},
-        "penalty": {"gamma": gamma},
-        "augmented": {"samples": samples},
-    }
+    # an option given for a strategy that has no such field is an error, not silently ignored
+    given = {"parametrization": parametrization, "switch_step": switch_step, "gamma": gamma, "samples": samples}
+    given = {k: v for k, v in given.items() if v is not None}
+    fields = strategy_fields(strategy)
+    for name, value in given.items():
+        if name not in fields:
+            flag = "--" + name.replace("_", "-")
+            raise ConfigError(
+                f"{flag} {value} does not apply to --strategy {strategy} (its options: {', '.join(fields) or 'none'})"
+            )
+    if teacher_weights != "plane" and (teacher_a is not None or teacher_b is not None):
+        raise ConfigError(f"--teacher-a/--teacher-b apply to --teacher-weights plane, not {teacher_weights!r}")
     config = TrainConfig(
-        strategy={"name": strategy, **options.get(strategy, {})},
+        strategy={"name": strategy, **given},
         optimizer={"name": optimizer, "lr": lr},
         n_models=students,
         first_seed=seed,
@@ -325,13 +355,13 @@ def train_command(
         n_test=n_test,
         noise=noise,
         teacher_weights=teacher_weights,
-        teacher_a=teacher_a,
-        teacher_b=teacher_b,
+        teacher_a=1.0 if teacher_a is None else teacher_a,
+        teacher_b=-0.2 if teacher_b is None else teacher_b,
         data_seed=data_seed,
     )
     summary = train_summary(result, time.perf_counter() - start)
     table = students_table(result)
-    files = {} if out is None else {k: str(v) for k, v in write_train_result(result, table, out).items()}
+    files = {} if out_dir is None else {k: str(v) for k, v in write_train_result(result, table, out_dir).items()}
     if json_:
         students_json = json.loads(table.to_json(orient="records"))
         _print_json({"summary": summary, "files": files, "students": students_json, **result.metadata()})
@@ -349,6 +379,8 @@ def train_command(
     console.print(_table("final hidden reps", ["relation", "hidden rep", "students"], ended.to_numpy().tolist()))
     if files:
         console.print(f"wrote {', '.join(files.values())}")
+    else:
+        console.print("nothing was saved; pass --out DIR to write students.csv and summary.json")
 
 
 def _version(value: bool) -> None:
@@ -366,21 +398,57 @@ def _root(
     """eqlandscape: exact equivariant bases, ensembles of teacher-student runs, and their landscapes."""
 
 
+INTERRUPTED = 130
+"""The shell's exit status for a run stopped by SIGINT (Ctrl-C)."""
+
+
+def _interrupted(err: Console, message: str = "interrupted; nothing was saved") -> int:
+    """Ctrl-C: one line on stderr and the status 130."""
+    err.print(f"error: {message}", markup=False)
+    return INTERRUPTED
+
+
+def _usage_message(e: typer.TyperException, args: list[str]) -> str:
+    """A usage error's message; a rep spec that starts with ``-`` (a negative multiplicity, say) is
+    taken by the parser for an option, so say what it is instead of 'No such option: -2'."""
+    name = getattr(e, "option_name", None)
+    if name and re.match(r"-\d", name):
+        token = next((a for a in args if a.startswith(name)), name)
+        return f"{token!r} is not an option, and not a rep spec: multiplicities in rep specs are positive integers"
+    message = e.format_message() if hasattr(e, "format_message") else str(e)
+    opts = getattr(getattr(e, "param", None), "opts", ())
+    given = [value for option, value in itertools.pairwise(args) if option in opts]
+    return f"{message} (got {given[-1]!r})" if given else message
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: run the app; bad input gives one line on stderr and exit code 2."""
+    """Entry point: run the app; bad input gives one line on stderr and exit code 2, Ctrl-C code 130."""
     err = Console(stderr=True, highlight=False, soft_wrap=True)
+    args = sys.argv[1:] if argv is None else list(argv)
+    if not args:
+        commands = [c.name or c.callback.__name__ for c in app.registered_commands if c.callback is not None]
+        err.print(f"error: no command given; one of {', '.join(commands)} (eqlandscape --help)", markup=False)
+        return 2
     try:
-        app(args=argv, standalone_mode=False)
+        # typer returns 130 for a KeyboardInterrupt in a command (standalone_mode=False)
+        if app(args=args, standalone_mode=False) == INTERRUPTED:
+            return _interrupted(err)
+    except Interrupted as e:
+        return _interrupted(err, str(e))
     except EqlandscapeError as e:
         err.print(f"error: {e}", markup=False)
         return 2
     except typer.Exit as e:
         return e.exit_code
+    except KeyboardInterrupt:  # outside a command's body
+        return _interrupted(err)
     except typer.Abort:
         err.print("error: aborted", markup=False)
         return 2
     except typer.TyperException as e:  # usage errors: missing or malformed arguments and options
-        message = e.format_message() if hasattr(e, "format_message") else str(e)
-        err.print(f"error: {message}", markup=False)
+        err.print(f"error: {_usage_message(e, args)}", markup=False)
+        return 2
+    except MemoryError:
+        err.print(f"error: out of memory running {' '.join(args)!r}; try a smaller size", markup=False)
         return 2
     return 0

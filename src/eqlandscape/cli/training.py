@@ -9,13 +9,14 @@ from typing import Any
 import pandas as pd
 
 from eqlandscape.errors import ConfigError, RepSpecError
-from eqlandscape.files import atomic_write
+from eqlandscape.files import write_result_dir
 from eqlandscape.groups import group_from_name
 from eqlandscape.nn import EquivariantMLP, MLPArchitecture
 from eqlandscape.reps import PermRep, parse_rep
 from eqlandscape.symmetry.annotate import annotate
 from eqlandscape.tasks import plane_teacher, teacher_student
 from eqlandscape.train import TrainConfig, TrainResult, train
+from eqlandscape.train.config import MAX_SEED
 
 TEACHER_WEIGHTS = ("random", "plane")
 PLANE_REPS = "natural -> natural -> trivial"
@@ -54,6 +55,9 @@ def run_training(
     student's ``activation`` and ``bias``). ``"plane"``: the demo's teacher for any group, reps
     ``natural -> natural -> trivial``, ReLU, no biases, ``W_0 = a I + b (J - I)`` and output weights 1
     (:func:`~eqlandscape.tasks.plane_teacher`)."""
+    for name, value in (("--teacher-seed", teacher_seed), ("--data-seed", data_seed)):
+        if value is not None and not 0 <= value <= MAX_SEED:
+            raise ConfigError(f"{name} {value} is out of range: seeds are integers 0 .. 2^63 - 1")
     if teacher_weights not in TEACHER_WEIGHTS:
         raise ConfigError(f"unknown teacher weights {teacher_weights!r}; expected one of {', '.join(TEACHER_WEIGHTS)}")
     teacher_reps = rep_chain(group, teacher_spec)
@@ -79,12 +83,15 @@ def students_table(result: TrainResult) -> pd.DataFrame:
 
 def write_train_result(result: TrainResult, table: pd.DataFrame, out_dir: Path) -> dict[str, Path]:
     """``students.csv`` (``table``: one row per student) and ``summary.json`` (config, task, student,
-    version) in ``out_dir``, written atomically."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {"students": out_dir / "students.csv", "summary": out_dir / "summary.json"}
-    atomic_write(paths["students"], lambda p: table.to_csv(p, index=False))
-    atomic_write(paths["summary"], lambda p: p.write_text(json.dumps(result.metadata(), indent=2, default=float)))
-    return paths
+    version) as the directory ``out_dir``, replacing an earlier one as a whole."""
+    paths = write_result_dir(
+        out_dir,
+        {
+            "students.csv": lambda p: table.to_csv(p, index=False),
+            "summary.json": lambda p: p.write_text(json.dumps(result.metadata(), indent=2, default=float)),
+        },
+    )
+    return {"students": paths["students.csv"], "summary": paths["summary.json"]}
 
 
 def train_summary(result: TrainResult, seconds: float) -> dict[str, Any]:

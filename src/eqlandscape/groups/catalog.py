@@ -87,14 +87,19 @@ def direct_product(*factors: PermGroup) -> PermGroup:
     return PermGroup(gens, name="x".join(f.name for f in factors))
 
 
-_FACTOR = re.compile(r"^(C|D|S|A)(\d+)$|^(K4)$")
+_FACTOR = re.compile(r"^(C|D|S|A)([1-9]\d*)$|^(K4)$")
 
 
 def _parse_factor(token: str, full: str) -> PermGroup:
     m = _FACTOR.match(token)
     if m is None:
+        if not token:
+            raise UnknownGroupError(
+                f"unknown group {full!r}: a factor is missing on one side of an 'x' (products as 'S3xC2')"
+            )
         raise UnknownGroupError(
-            f"unknown group {full!r}: factor {token!r} is not one of Cn, Dn, Sn, An, K4 (products as 'S3xC2')"
+            f"unknown group {full!r}: factor {token!r} is not one of Cn, Dn, Sn, An, K4 (n a positive integer "
+            "without leading zeros; products as 'S3xC2')"
         )
     if m.group(3):
         return klein_four()

@@ -26,7 +26,9 @@ coincide make several fit). Accepted images are checked to define a homomorphism
 * ``conjugate``: ``sigma_g = pi rho(g) pi^-1`` for a neuron permutation ``pi`` (the start rep
   relabelled: the weights are those of a ``rho``-equivariant network with neuron ``i`` moved to
   ``pi(i)``); ``relabelling`` is ``pi`` in cycle notation, chosen with the fewest moved neurons among all
-  such ``pi`` (they form a coset of the centralizer), and ``cycle_type`` its cycle lengths.
+  such ``pi`` (they form a coset of the centralizer), and ``cycle_type`` its cycle lengths. When the
+  centralizer has more than :func:`centralizer`'s limit of elements (many copies of one transitive
+  piece, e.g. ``9*trivial``), ``pi`` is one such relabelling, not necessarily the one moving fewest.
 * ``other``: a hidden rep not isomorphic to ``rho``;
 * ``none``: no hidden permutation rep within the tolerance (or the images do not define a
   homomorphism); the residual says how far;

@@ -22,6 +22,8 @@ NonNegativeFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 PositiveInt = Annotated[int, Field(ge=1)]
 NonNegativeInt = Annotated[int, Field(ge=0)]
 ConstrainedKind = Literal["orbit", "orthonormal", "projected"]
+MAX_SEED = 2**63 - 1
+"""Seeds are int64 (the counter-based streams of :mod:`eqlandscape.nn.rng`): ``0 .. 2^63 - 1``."""
 
 
 def _describe(err: ValidationError, owner: str) -> str:
@@ -111,6 +113,15 @@ def register_strategy_config(cls: type[StrategyConfig]) -> type[StrategyConfig]:
 
 def strategy_names() -> tuple[str, ...]:
     return tuple(_STRATEGY_CONFIGS)
+
+
+def strategy_fields(name: str) -> tuple[str, ...]:
+    """The options of strategy ``name`` (its config's fields other than ``name``); raises
+    :class:`ConfigError` for an unknown strategy."""
+    cls = _STRATEGY_CONFIGS.get(name)
+    if cls is None:
+        raise ConfigError(f"unknown strategy {name!r}; expected one of {', '.join(_STRATEGY_CONFIGS)}")
+    return tuple(f for f in cls.model_fields if f != "name")
 
 
 def strategy_config(value: str | dict[str, Any] | StrategyConfig) -> StrategyConfig:
@@ -245,6 +256,14 @@ class TrainConfig(Config):
     @classmethod
     def _by_name(cls, value: Any) -> Any:
         return {"name": value} if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _seed_range(self) -> Self:
+        if self.first_seed + self.n_models > MAX_SEED + 1:
+            raise ValueError(
+                f"seeds first_seed={self.first_seed} .. first_seed + n_models - 1 must stay below 2^63"
+            )
+        return self
 
     @property
     def seeds(self) -> np.ndarray:
