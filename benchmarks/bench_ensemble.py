@@ -1,4 +1,4 @@
-"""Ensemble training speed and memory on the demo problem (issue 3; DESIGN.md section 6).
+"""Ensemble training speed and memory on the demo problem (issue 3; docs/design.md section 6).
 
 Demo problem: ``S3``, ``natural -> natural -> trivial``, ReLU, no biases, teacher
 ``W_0 = I - 0.2 (J - I)``, output weights 1, 512 training samples, full batch, Adam (lr 0.01),

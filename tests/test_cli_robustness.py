@@ -180,3 +180,14 @@ def test_sigint_keeps_finished_demo_arms(tmp_path) -> None:
     summary = json.loads((out / "summary.json").read_text())
     assert summary["partial"] is True and 1 <= len(summary["arms_finished"]) < 9
     assert sorted(p.name for p in tmp_path.iterdir()) == ["demo"]
+
+
+def test_every_output_column_and_key_is_documented(tmp_path, capsys) -> None:
+    from test_readme import documented_names
+
+    out = tmp_path / "run"
+    assert main([*TRAIN, "--out", str(out)]) == 0
+    capsys.readouterr()
+    names = documented_names()
+    columns = (out / "students.csv").read_text().splitlines()[0].split(",")
+    assert set(columns) <= names, set(columns) - names

@@ -80,8 +80,12 @@ def test_rates_are_fractions(small_demo) -> None:
 
 
 def test_outputs_carry_config_seed_and_version(small_demo, tmp_path) -> None:
+    from test_readme import documented_names
+
     paths = write_outputs(small_demo, tmp_path)
     summary = json.loads(paths["summary"].read_text())
+    names = documented_names()
+    assert set(summary) <= names and set(small_demo.students.columns) <= names
     assert summary["demo_config"]["students"] == 24 and summary["version"]
     assert all(arm["config"]["first_seed"] == 0 for arm in summary["arms"].values())
     table = pd.read_csv(paths["students"])

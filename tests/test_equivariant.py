@@ -184,7 +184,7 @@ def test_dtypes_and_empty_batch() -> None:
 
 
 def test_design_example_s3_natural() -> None:
-    """DESIGN.md section 4: ``W = a I + b (J - I)``, orbits of sizes 3 (diagonal) and 6."""
+    """docs/design.md section 4: ``W = a I + b (J - I)``, orbits of sizes 3 (diagonal) and 6."""
     B = equivariant_basis(natural(symmetric(3)), natural(symmetric(3)))
     assert B.dim == 2 and B.sizes.tolist() == [3, 6]
     assert np.array_equal(B.combine(np.array([2.0, 5.0])), 2 * np.eye(3) + 5 * (np.ones((3, 3)) - np.eye(3)))
@@ -442,7 +442,7 @@ def test_bad_shapes_and_masks_raise() -> None:
 
 
 def test_signed_reps_are_refused() -> None:
-    """Monomial reps (DESIGN.md section 7) are not supported by the orbit basis yet: refused loudly."""
+    """Monomial reps (docs/design.md section 7) are not supported by the orbit basis yet: refused loudly."""
     G = symmetric(3)
     rep = natural(G)
     parity = np.rint(np.linalg.det(rep.matrices())).astype(np.int64)  # sign of each element

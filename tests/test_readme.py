@@ -26,3 +26,10 @@ def test_ci_runs_readme_install_and_test_command() -> None:
     ci = (ROOT / ".ci" / "run").read_text()
     install, test = [part.strip() for part in readme_commands()[1].split("&&")[-2:]]
     assert install in ci and test in ci
+
+
+def documented_names() -> set[str]:
+    """Names in backquotes in the first column of the tables of docs/outputs.md."""
+    text = (ROOT / "docs" / "outputs.md").read_text()
+    cells = [line.split("|")[1] for line in text.splitlines() if line.startswith("| `")]
+    return {name for cell in cells for name in re.findall(r"`([^`]+)`", cell)}

@@ -2,7 +2,7 @@
 strategies (constrained, free, augmented, relaxed, penalty), masking of converged and diverged
 models, reproducibility, the results and bad configurations.
 
-The demo problem (DESIGN.md section 4): ``S3``, ``natural -> natural -> trivial``, ReLU, no biases,
+The demo problem (docs/design.md section 4): ``S3``, ``natural -> natural -> trivial``, ReLU, no biases,
 teacher ``W_0 = I - 0.2 (J - I)``, output weights 1.
 """
 
@@ -281,7 +281,7 @@ def test_penalty_pulls_towards_E(task) -> None:
 
 
 def test_orthonormal_sgd_never_crosses_the_plane_but_orbit_sgd_does() -> None:
-    """DESIGN.md section 4: the plane ``a = b`` of ``E`` is invariant under the Euclidean gradient flow
+    """docs/design.md section 4: the plane ``a = b`` of ``E`` is invariant under the Euclidean gradient flow
     (``orthonormal`` coordinates), checked at every step of full-batch SGD for the students that stay
     away from the origin (students driven to ``W = 0`` may pass from one side to the other there, and
     end dead). With ``orbit`` coordinates (metric weighted by the orbit sizes 3 and 6) some students
@@ -406,7 +406,7 @@ def test_initial_weights_are_the_seeded_ones(task, strategy) -> None:
 
 
 def test_dead_students_are_flagged() -> None:
-    """Students whose output weights start negative can be driven to output nothing (DESIGN.md
+    """Students whose output weights start negative can be driven to output nothing (docs/design.md
     section 4): flagged dead, their test loss is the mean squared label, and they never succeed."""
     task = demo_task()
     result = train(

@@ -1,6 +1,6 @@
 """eqlandscape: loss landscapes and optimization dynamics of equivariant networks.
 
-The package is organized as in ``DESIGN.md``: ``groups`` (finite permutation groups),
+The package is organized as in ``docs/design.md``: ``groups`` (finite permutation groups),
 ``reps`` (permutation representations), ``equivariant`` (bases of equivariant maps),
 ``nn`` (models and their ensemble form), ``tasks``, ``train`` and ``cli``. Heavy
 dependencies (PyTorch, pandas, matplotlib) are imported only by the modules that use them.

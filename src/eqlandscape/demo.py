@@ -1,6 +1,6 @@
 """The demo: does a hidden fixed-point subspace trap constrained training?
 
-Problem (DESIGN.md section 4): ``S3`` on 3 points, reps ``natural -> natural -> trivial``, ReLU, no
+Problem (docs/design.md section 4): ``S3`` on 3 points, reps ``natural -> natural -> trivial``, ReLU, no
 biases; the teacher's hidden weight is ``W = a I + b (J - I)`` with ``a = 1``, ``b = -0.2`` and its
 output weights are 1. The architecture has one barrier (:func:`~eqlandscape.symmetry.analyze_barriers`),
 the plane ``a = b`` (all hidden neurons identical; ``a = W0[0,0]``, ``b = W0[0,1]``): gradient flow in
@@ -11,7 +11,7 @@ Adam, free, augmented and relaxed training change the metric or the space and ma
 Each arm trains the same seeds (the same initial functions) with one strategy and optimizer. Every
 student is annotated by :func:`~eqlandscape.symmetry.annotate.annotate`: the side of the barrier it
 started and ended on (``+``, ``-``, ``on`` within ``side_tol``), students whose output ends identically
-near 0 in their own category ``dead`` (DESIGN.md section 4: the origin lies on every fixed-point
+near 0 in their own category ``dead`` (docs/design.md section 4: the origin lies on every fixed-point
 subspace), the hidden rep it ended in and its relation to the start rep, and the cycle type of the
 permutation aligning its hidden neurons with the teacher's.
 """

@@ -106,7 +106,7 @@ def teacher_student(
 
 
 def plane_teacher(a: float = 1.0, b: float = -0.2, group: str = "S3") -> EquivariantMLP:
-    """The teacher of the demo problem (DESIGN.md section 4): reps ``natural -> natural -> trivial``
+    """The teacher of the demo problem (docs/design.md section 4): reps ``natural -> natural -> trivial``
     of ``group`` (``S_n`` on ``n`` points), ReLU, no biases, ``W_0 = a I + b (J - I)`` and output
     weights 1. Its hidden layer lies off the plane ``a = b`` when ``a != b``."""
     G = group_from_name(group)

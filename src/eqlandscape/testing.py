@@ -1,4 +1,4 @@
-"""Public test helpers (DESIGN.md section 8): check a model's equivariance in your own tests.
+"""Public test helpers (docs/design.md section 8): check a model's equivariance in your own tests.
 
 >>> assert_equivariant(model, rep_in, rep_out)  # doctest: +SKIP
 """

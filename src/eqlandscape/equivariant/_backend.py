@@ -2,7 +2,7 @@
 
 PyTorch is never imported here. A tensor can only exist once ``torch`` has been imported by
 its caller, so the dispatch looks the module up in ``sys.modules``; NumPy-only users never
-pay for importing PyTorch (DESIGN.md section 8).
+pay for importing PyTorch (docs/design.md section 8).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Exact bases of equivariant linear maps and biases between permutation representations.
 
-Conventions (DESIGN.md section 3): ``rho(g)[p[i], i] = 1`` for the permutation ``p = perms[g]``.
+Conventions (docs/design.md section 3): ``rho(g)[p[i], i] = 1`` for the permutation ``p = perms[g]``.
 A weight matrix ``W`` of shape ``(n_out, n_in)`` maps ``R^{n_in} -> R^{n_out}``; it is
 equivariant when ``W @ rho_in(g) == rho_out(g) @ W`` for all ``g``. Entry-wise this reads
 ``W[p_out[i], p_in[j]] = W[i, j]`` with ``p_out = rho_out.perms[g]``, ``p_in = rho_in.perms[g]``:

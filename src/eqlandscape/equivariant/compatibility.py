@@ -12,7 +12,7 @@ maps, with orthogonal projection ``P_G`` (orbit averaging, :class:`OrbitBasis`).
 Its squared Frobenius norm is ``sum_o 2 k_o (s_o - k_o) / s_o^2`` with ``k_o`` the number of
 masked-in entries of orbit ``o`` (:func:`commutator_norm`). When they commute, ``P_L P_G`` is the
 orthogonal projection onto ``L ∩ H_G``, and the results that need compatibility (the augmented
-gradient is the projected gradient, DESIGN.md section 4) hold.
+gradient is the projected gradient, docs/design.md section 4) hold.
 
 **The intersection** ``E = L ∩ H_G`` is spanned, for *every* mask, by the indicators of the orbits
 that lie entirely inside the mask: ``W in H_G`` is constant on orbits and ``W in L`` vanishes off

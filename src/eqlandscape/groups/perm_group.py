@@ -1,6 +1,6 @@
 """Finite permutation groups, closed from generators.
 
-Conventions (DESIGN.md section 3):
+Conventions (docs/design.md section 3):
 
 * A permutation of ``n`` points is an int array ``p`` with ``p[i]`` the image of ``i``.
 * The product applies the right factor first: ``(g*h)[i] = g[h[i]]``.

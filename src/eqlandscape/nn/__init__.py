@@ -1,4 +1,4 @@
-"""PyTorch models over permutation reps and their ensemble form (DESIGN.md sections 3 and 4).
+"""PyTorch models over permutation reps and their ensemble form (docs/design.md sections 3 and 4).
 
 * :class:`EquivariantLinear`, :class:`EquivariantMLP`: ``torch.nn.Module`` s whose weights are
   parametrized by coordinates (``orbit``, ``orthonormal``, ``projected``, ``free``, ``random``);

@@ -7,7 +7,7 @@ weight matrix ``W`` (shape ``(..., n_out, n_in)``) or bias (``(..., n_out)``)::
 
 Its adjoint pulls a gradient back, ``dL/dtheta = dL/dW.flat @ Phi^T``, so a gradient step on
 ``theta`` moves ``W`` by ``-lr * Phi^T Phi dL/dW``: gradient descent in ``theta`` is gradient
-descent in the full space preconditioned by ``Phi^T Phi`` (DESIGN.md section 4). The kinds:
+descent in the full space preconditioned by ``Phi^T Phi`` (docs/design.md section 4). The kinds:
 
 * ``orbit``: ``Phi`` = the orbit indicators of the equivariant maps (one shared weight per orbit,
   weight sharing); ``Phi^T Phi`` weighs each orbit by its size.

@@ -1,6 +1,6 @@
 """Permutation representations ``rho: G -> S_n`` of a finite permutation group.
 
-Conventions (DESIGN.md section 3):
+Conventions (docs/design.md section 3):
 
 * ``perms[g]`` is the permutation of the ``n`` points by which the group element with index
   ``g`` acts, ``perms[g][i]`` the image of point ``i``.
@@ -9,12 +9,12 @@ Conventions (DESIGN.md section 3):
 * A representation is validated as a homomorphism on construction:
   ``perms[g*h] = perms[g][perms[h]]``.
 
-Extension point (DESIGN.md section 7): a ``signs`` array of the same shape as ``perms``
+Extension point (docs/design.md section 7): a ``signs`` array of the same shape as ``perms``
 (entries +-1) turns a permutation rep into a monomial rep ``rho(g)[perms[g][i], i] = signs[g][i]``.
 Only ``signs=None`` (plain permutation reps) is constructed today; code that consumes reps
 reads the signs through :attr:`PermRep.signs` so that it can join later.
 
-Reps are immutable values with an algebra (DESIGN.md section 8): ``a + b`` (direct sum), ``k * a``
+Reps are immutable values with an algebra (docs/design.md section 8): ``a + b`` (direct sum), ``k * a``
 (``k`` copies), ``a * b`` (tensor product), ``a ** k`` (tensor power) and ``a >> b`` (the orbit basis of
 equivariant maps ``a -> b``, matrices of shape ``(b.size, a.size)``). ``str(rep)`` is its textual spec
 (:mod:`eqlandscape.reps.spec`). The logic lives in :mod:`~eqlandscape.reps.constructors`,

@@ -1,4 +1,4 @@
-"""Hidden symmetries of equivariant MLPs (DESIGN.md sections 2 and 4).
+"""Hidden symmetries of equivariant MLPs (docs/design.md sections 2 and 4).
 
 * :mod:`~eqlandscape.symmetry.weight_space`: the weight space as permuted coordinates; joint orbits.
 * :mod:`~eqlandscape.symmetry.neurons`: parameter symmetries of free MLPs (hidden permutations,

@@ -11,7 +11,7 @@ in ``E`` gives the verdict:
   (``a < b`` in ``E``'s orbit numbering) merge, so the hyperplane is ``c_a = c_b``; gradient flow
   started on one side never reaches the other. Orientation: the side of a point is ``+`` when
   ``c_a - c_b > tol``, ``-`` when ``c_a - c_b < -tol``, ``on`` otherwise, and ``dead`` for a network whose
-  output is identically near 0 (the origin lies on every fixed-point subspace, DESIGN.md section 4).
+  output is identically near 0 (the origin lies on every fixed-point subspace, docs/design.md section 4).
   For ``S_n`` on ``natural -> natural`` the hyperplane is ``a = b`` with ``a = W0[0,0]`` (diagonal) and
   ``b = W0[0,1]`` (off-diagonal), and ``+`` is ``a > b``.
 * ``none`` (codimension >= 2): the subspace does not split ``E``.

@@ -10,7 +10,7 @@ such orbit is a union of cells of a *reference* partition (the orbits of ``G`` f
 single entries for ``Fix(K)``); the subspace inside the reference space is cut out by the equations
 "equal coefficients on the cells of one orbit" (:meth:`FixedPointSubspace.equations`).
 
-By symmetric criticality (DESIGN.md section 4) both subspaces are invariant under gradient flow
+By symmetric criticality (docs/design.md section 4) both subspaces are invariant under gradient flow
 in the Euclidean metric of the weights, for any loss invariant under ``K`` (and under ``G``: a
 train set closed under ``G``).
 """

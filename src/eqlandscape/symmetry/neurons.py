@@ -1,5 +1,5 @@
 """Parameter symmetries of free MLPs: hidden-neuron permutations, positive rescalings, a canonical
-form modulo both, and the alignment of two networks (DESIGN.md section 4).
+form modulo both, and the alignment of two networks (docs/design.md section 4).
 
 Weights are lists in flat order of float64 arrays ``(K, *shape)`` (:mod:`eqlandscape.symmetry.weight_space`).
 

@@ -1,4 +1,4 @@
-"""The weight space of an MLP and the permutations of its coordinates (DESIGN.md section 4).
+"""The weight space of an MLP and the permutations of its coordinates (docs/design.md section 4).
 
 An MLP with layer reps ``rho_0 .. rho_L`` (:class:`~eqlandscape.nn.MLPArchitecture`) has tensors in
 *flat order* ``W_0, b_0, W_1, b_1, ...`` with ``W_l`` of shape ``(n_{l+1}, n_l)`` and ``b_l`` of shape

@@ -1,4 +1,4 @@
-"""The ensemble trainer and the training strategies (DESIGN.md sections 4 and 6).
+"""The ensemble trainer and the training strategies (docs/design.md sections 4 and 6).
 
 ``train(task, TrainConfig(strategy=..., optimizer=..., n_models=K, steps=...))`` trains ``K``
 students at once and returns a :class:`TrainResult` (a table with one row per student, the

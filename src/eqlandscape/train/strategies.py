@@ -76,7 +76,7 @@ def build_strategy(config: StrategyConfig, arch: MLPArchitecture) -> Strategy:
 
 @register_strategy("constrained")
 class Constrained(Strategy):
-    """Train in ``E`` with the configured parametrization (its metric: DESIGN.md section 4)."""
+    """Train in ``E`` with the configured parametrization (its metric: docs/design.md section 4)."""
 
     def __init__(self, config: ConstrainedConfig, arch: MLPArchitecture) -> None:
         super().__init__(config, arch)
