@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import json
 
+import matplotlib.colors
 import numpy as np
 import pandas as pd
 import pytest
@@ -159,3 +160,26 @@ def test_relabelled_share_counts_successes_under_a_non_identity_relabelling(smal
     for (arm, side), r in rates.iterrows():
         sel = (df["arm"] == arm) & (df["start_side"] == side)
         assert r["relabelled"] == pytest.approx(independent[sel].mean())
+
+
+def test_loss_figure_axes_and_artists(small_demo) -> None:
+    """One panel per start side, every arm in its own colour with its dead share in the legend,
+    labelled log axes, no empty panel."""
+    from eqlandscape.plots import demo_loss_curves
+
+    fig = demo_loss_curves(small_demo.results, small_demo.students, small_demo.teacher_side, "W0[0,0] = W0[0,1]")
+    fig.canvas.draw()
+    sides = set(small_demo.students["start_side"])
+    assert len(fig.axes) == len(sides)
+    assert small_demo.teacher_side in fig.axes[0].get_title()
+    for ax in fig.axes:
+        assert ax.get_yscale() == "log" and ax.get_xlabel() == "step" and ax.get_ylabel()
+        assert [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
+        assert [t.get_text() for t in ax.get_yticklabels() if t.get_text()]
+        labels = [t.get_text() for t in ax.get_legend().get_texts()]
+        arms = [lab for lab in labels if "dead" in lab]
+        assert len(arms) == len(small_demo.results)  # every arm started on each side here
+        medians = [line for line in ax.get_lines() if "dead" in line.get_label()]
+        colours = {tuple(np.round(matplotlib.colors.to_rgba(line.get_color()), 3)) for line in medians}
+        assert len(colours) == len(medians)
+        assert any(line.get_xydata().size for line in medians)  # not an empty panel

@@ -16,50 +16,55 @@ if TYPE_CHECKING:
 
     from eqlandscape.train import TrainResult
 
-OTHER_COLORS = ("tab:red", "tab:orange", "tab:purple", "tab:brown", "tab:gray")
-
 
 def demo_loss_curves(
     results: dict[str, TrainResult], students: pd.DataFrame, teacher_side: str, barrier: str
 ) -> Figure:
-    """One panel per arm (``results``): the median test loss over the students that started on each
-    side of the barriers (``students``: one row per student with ``arm``, ``start_side`` and ``success``;
-    the teacher's side in blue), with the 10-90% band, against the training step (log scale); relaxed
-    arms mark the step where training switches from constrained to free. ``barrier`` names the
-    barriers in the title."""
-    arms = list(results)
-    cols = min(4, len(arms))
-    rows = -(-len(arms) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3.2 * rows), sharex=True, sharey=True, squeeze=False)
-    others = sorted(set(students["start_side"]) - {teacher_side})
-    styles = {teacher_side: ("tab:blue", f"started {teacher_side} (teacher's side)")}
-    styles |= {side: (OTHER_COLORS[k % len(OTHER_COLORS)], f"started {side}") for k, side in enumerate(others)}
-    for ax, arm in zip(axes.flat, arms, strict=False):
-        res = results[arm]
-        curves = np.maximum(res.curves("test_loss"), 1e-12)
-        steps = res.record_steps
-        side = students.loc[students["arm"] == arm, "start_side"].to_numpy()
-        for key, (color, label) in styles.items():
-            sel = curves[side == key]
-            if not len(sel):
+    """One panel per side of the barriers that students started on (the teacher's side first): for
+    every arm (``results``, in a colour of its own) the median and the interquartile band of the test
+    loss of its live students against the training step (log scale); the share of dead students
+    (output identically near 0, left out of the band) and the success rate in the legend; relaxed
+    arms' switch to free training as a dotted line. ``students`` has one row per student with
+    ``arm``, ``start_side``, ``success`` and ``dead``, in the order of each arm's table; ``barrier``
+    names the barriers in the title."""
+    sides = [teacher_side, *sorted(set(students["start_side"]) - {teacher_side})]
+    sides = [s for s in sides if (students["start_side"] == s).any()]
+    fig, axes = plt.subplots(1, len(sides), figsize=(6.4 * len(sides), 6.4), squeeze=False)
+    colors = plt.get_cmap("tab10").colors
+    for ax, side in zip(axes.flat, sides, strict=True):
+        switches = set()
+        for k, (arm, res) in enumerate(results.items()):
+            rows = students[students["arm"] == arm]
+            started = (rows["start_side"] == side).to_numpy()
+            if not started.any():
                 continue
-            lo, med, hi = np.nanquantile(sel, [0.1, 0.5, 0.9], axis=0)
-            ax.fill_between(steps, lo, hi, color=color, alpha=0.2, linewidth=0)
-            ax.plot(steps, med, color=color, label=f"{label} ({len(sel)})")
-        switch = getattr(res.config.strategy, "switch_step", None)
-        if switch is not None:
-            ax.axvline(switch, color="0.4", linestyle=":", linewidth=1, label="switch to free")
-        rate = students.loc[students["arm"] == arm, "success"].mean()
-        ax.set_title(f"{arm}\nsuccess {rate:.0%}", fontsize=9)
+            dead = rows["dead"].to_numpy(bool) & started
+            live = started & ~dead
+            success = rows["success"].to_numpy()[started].mean()
+            label = f"{arm}: success {success:.0%}, dead {dead.sum() / started.sum():.0%}"
+            color = colors[k % len(colors)]
+            if live.any():
+                q1, median, q3 = np.nanquantile(res.curves("test_loss")[live], [0.25, 0.5, 0.75], axis=0)
+                ax.fill_between(res.record_steps, q1, q3, color=color, alpha=0.15, linewidth=0)
+                ax.plot(res.record_steps, median, color=color, label=label)
+            else:
+                ax.plot([], [], color=color, label=f"{label} (no live student)")
+            switch = getattr(res.config.strategy, "switch_step", None)
+            if switch is not None:
+                switches.add(switch)
+        for s in sorted(switches):
+            ax.axvline(s, color="0.4", linestyle=":", linewidth=1, label=f"switch to free (step {s})")
+        teacher = " (the teacher's side)" if side == teacher_side else ""
+        ax.set_title(f"students that started on side {side}{teacher}", fontsize=10)
         ax.set_yscale("log")
-        ax.grid(alpha=0.3)
-    for ax in axes.flat[len(arms) :]:
-        ax.axis("off")
-    for ax in axes[-1]:
         ax.set_xlabel("step")
-    for ax in axes[:, 0]:
         ax.set_ylabel("test loss (MSE)")
-    axes.flat[0].legend(fontsize=7, loc="lower left")
-    fig.suptitle(f"teacher-student, barrier {barrier or 'none'}: median and 10-90% band of the test loss", fontsize=10)
+        ax.tick_params(labelbottom=True, labelleft=True)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, frameon=False)
+    fig.suptitle(
+        f"teacher-student, barrier {barrier or 'none'}: median and interquartile range of live students",
+        fontsize=11,
+    )
     fig.tight_layout()
     return fig
