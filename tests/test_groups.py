@@ -4,6 +4,7 @@ labels, the catalog, bad input; with GAP as an independent oracle where it is in
 from __future__ import annotations
 
 import itertools
+import json
 import re
 import shutil
 import subprocess
@@ -442,3 +443,45 @@ def test_class_members_are_pairwise_conjugate_in_s5() -> None:
         for a, b in itertools.islice(itertools.combinations(members, 2), 20):
             assert any(a.conjugate(g) == b for g in range(G.order))
     assert isinstance(G.subgroup_classes[0], SubgroupClass)
+
+
+# ---------------------------------------------------------------------- groups beyond the enumeration limit
+@pytest.mark.parametrize(
+    ("name", "order", "degree"),
+    [("S10", 3628800, 10), ("A12", 239500800, 12), ("D100", 200, 100), ("C1000", 1000, 1000), ("S5xS5", 14400, 10)],
+)
+def test_catalog_names_work_for_any_size(name, order, degree) -> None:
+    G = group_from_name(name)
+    assert (G.order, G.degree) == (order, degree)
+
+
+def test_orders_without_elements_agree_with_enumeration() -> None:
+    """The order from a stabilizer chain (sympy) equals the number of listed elements."""
+    rng = np.random.default_rng(3)
+    for _ in range(12):
+        n = int(rng.integers(3, 7))
+        gens = [rng.permutation(n) for _ in range(int(rng.integers(1, 3)))]
+        a, b = PermGroup(gens), PermGroup(gens)
+        assert a.order == len({tuple(e) for e in b.elements})
+
+
+def test_large_group_operations_raise_naming_order_operation_and_limit(capsys) -> None:
+    from eqlandscape.cli import main
+    from eqlandscape.errors import GroupTooLargeError
+    from eqlandscape.groups import set_enumeration_limit
+    from eqlandscape.reps import natural
+
+    with pytest.raises(GroupTooLargeError, match=r"S10.*3628800.*10000"):
+        natural(group_from_name("S10"))
+    assert main(["group", "S10", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["order"] == 3628800 and summary["degree"] == 10 and len(summary["generators"]) == 2
+    assert "subgroup_classes" in summary["not_computed"]
+    previous = set_enumeration_limit(100)
+    try:
+        with pytest.raises(GroupTooLargeError, match="limit of 100"):
+            PermGroup([[1, 2, 3, 4, 0], [1, 0, 2, 3, 4]]).elements  # S5: 120 elements  # noqa: B018
+    finally:
+        set_enumeration_limit(previous)
+    assert main(["basis", "S10", "natural", "natural"]) == 2
+    assert "3628800" in capsys.readouterr().err

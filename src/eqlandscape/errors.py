@@ -54,3 +54,7 @@ class NeuronIndexError(EqlandscapeError):
 
 class OutputDirError(EqlandscapeError):
     """An output directory that a run may not write into."""
+
+
+class GroupTooLargeError(EqlandscapeError):
+    """An operation that would list more elements of a group than the enumeration limit."""

@@ -70,6 +70,9 @@ def group(
         f"[bold]{s['group']}[/bold]: order {s['order']}, acting on {s['degree']} points, {abelian}; "
         f"generators {' '.join(s['generators'])}"
     )
+    if "not_computed" in s:
+        console.print(f"not computed: {', '.join(s['not_computed']).replace('_', ' ')} ({s['reason']})")
+        return
     console.print(
         _table(
             f"{len(s['conjugacy_classes'])} conjugacy classes",

@@ -9,13 +9,28 @@ from __future__ import annotations
 from typing import Any
 
 from eqlandscape.equivariant import bias_basis, burnside_dim, equivariant_basis
-from eqlandscape.groups import PermGroup, group_from_name
+from eqlandscape.groups import PermGroup, group_from_name, perm_group
 from eqlandscape.groups.notation import cycle_notation
 from eqlandscape.reps import parse_rep
 
+LISTED_FACTS = ("conjugacy_classes", "subgroups", "subgroup_classes", "transitive_reps")
+
 
 def group_summary(group: PermGroup) -> dict[str, Any]:
-    """Order, degree, conjugacy classes, subgroup classes and the transitive p-reps ``G/H``."""
+    """Order, degree, generators, conjugacy classes, subgroup classes and the transitive p-reps
+    ``G/H``. A group beyond the enumeration limit gets its order, degree and generators (none of
+    which needs its elements), and ``not_computed``: the facts left out and why."""
+    basics = {
+        "group": group.name,
+        "order": group.order,
+        "degree": group.degree,
+        "abelian": bool(group.is_abelian),
+        "generators": [cycle_notation(g) for g in group.generator_perms],
+    }
+    limit = perm_group.ENUMERATION_LIMIT
+    if group.order > limit:
+        reason = f"they need the {group.order} elements, more than the enumeration limit of {limit}"
+        return basics | {"not_computed": list(LISTED_FACTS), "reason": reason}
     classes = [
         {
             "size": len(c),
@@ -39,12 +54,7 @@ def group_summary(group: PermGroup) -> dict[str, Any]:
         {"spec": f"{group.name}/{sc.label}", "degree": sc.index, "stabilizer": sc.label}
         for sc in group.subgroup_classes
     ]
-    return {
-        "group": group.name,
-        "order": group.order,
-        "degree": group.degree,
-        "abelian": bool(group.is_abelian),
-        "generators": [cycle_notation(group.elements[g]) for g in group.generators],
+    return basics | {
         "conjugacy_classes": classes,
         "subgroups": int(sum(sc.size for sc in group.subgroup_classes)),
         "subgroup_classes": subgroup_classes,

@@ -9,7 +9,14 @@ from eqlandscape.groups.catalog import (
     klein_four,
     symmetric,
 )
-from eqlandscape.groups.perm_group import PermGroup, as_permutation, as_permutations, compose, orbit_labels
+from eqlandscape.groups.perm_group import (
+    PermGroup,
+    as_permutation,
+    as_permutations,
+    compose,
+    orbit_labels,
+    set_enumeration_limit,
+)
 from eqlandscape.groups.subgroups import Subgroup, SubgroupClass
 
 __all__ = [
@@ -26,5 +33,6 @@ __all__ = [
     "group_from_name",
     "klein_four",
     "orbit_labels",
+    "set_enumeration_limit",
     "symmetric",
 ]

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from eqlandscape.errors import DegreeMismatchError, NotAPermutationError
+from eqlandscape.errors import DegreeMismatchError, GroupTooLargeError, NotAPermutationError
 
 if TYPE_CHECKING:
     from eqlandscape.groups.subgroups import Subgroup, SubgroupClass, SubgroupLattice
@@ -104,11 +104,33 @@ def orbit_labels(images: IntArray, n: int) -> tuple[int, IntArray]:
     return int(is_root.sum()), (np.cumsum(is_root) - 1)[label].astype(np.int64)
 
 
+ENUMERATION_LIMIT = 10_000
+"""Largest group whose elements (and ``order x order`` multiplication table, 8 bytes an entry) are
+computed: 10,000 elements take 800 MB of table. Change it with :func:`set_enumeration_limit`."""
+
+
+def set_enumeration_limit(limit: int) -> int:
+    """Set :data:`ENUMERATION_LIMIT` (a positive integer); returns the previous limit."""
+    global ENUMERATION_LIMIT
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise GroupTooLargeError(f"the enumeration limit must be a positive integer, got {limit!r}")
+    previous, ENUMERATION_LIMIT = ENUMERATION_LIMIT, limit
+    return previous
+
+
 class PermGroup:
-    """A finite group of permutations of ``degree`` points, closed from its generators.
+    """A finite group of permutations of ``degree`` points, given by its generators.
+
+    A group is its generators: its order comes from a formula (the catalog families) or a
+    stabilizer chain (Schreier-Sims, :mod:`sympy.combinatorics`), without listing elements. The
+    elements, the multiplication table, the inverses and everything built on them (classes,
+    subgroups, reps) are computed on first use, and only for groups of at most
+    :data:`ENUMERATION_LIMIT` elements; beyond it they raise :class:`GroupTooLargeError` naming the
+    order, the operation and the limit.
 
     Attributes
     ----------
+    generator_perms : read-only int array ``(n_generators, degree)``, the given generators.
     elements : int array ``(order, degree)``; ``elements[0]`` is the identity.
     generators : int array of element indices of the given generators.
     table : int array ``(order, order)``, ``table[i, j]`` the index of ``elements[i] * elements[j]``
@@ -116,17 +138,65 @@ class PermGroup:
     inverse : int array ``(order,)``.
     """
 
-    def __init__(self, generators: Sequence[Sequence[int]] | np.ndarray, name: str | None = None):
+    def __init__(
+        self, generators: Sequence[Sequence[int]] | np.ndarray, name: str | None = None, *, order: int | None = None
+    ):
         gens = as_permutations(generators)
+        gens.setflags(write=False)
+        self.generator_perms: IntArray = gens
         self.degree: int = int(gens.shape[1])
-        self.elements, parent, parent_gen = self._closure(gens)
-        self.elements.setflags(write=False)
-        self._index: dict[bytes, int] = {k: i for i, k in enumerate(perm_keys(self.elements))}
-        self.generators: IntArray = self._lookup(gens)
-        self.table: IntArray = self._cayley_table(gens, parent, parent_gen)
-        self.table.setflags(write=False)
-        self.inverse: IntArray = self._lookup(np.argsort(self.elements, axis=1))
+        self._order = order
         self.name: str = name if name is not None else f"<{self.order} elements on {self.degree} points>"
+
+    @cached_property
+    def order(self) -> int:
+        """The number of elements (a formula for the catalog families, else Schreier-Sims)."""
+        if self._order is not None:
+            return int(self._order)
+        if "elements" in self.__dict__:
+            return int(self.elements.shape[0])
+        from sympy.combinatorics import Permutation, PermutationGroup
+
+        return int(PermutationGroup([Permutation(g.tolist()) for g in self.generator_perms]).order())
+
+    def check_enumerable(self, operation: str) -> None:
+        """Raise :class:`GroupTooLargeError` if ``operation`` would list more than
+        :data:`ENUMERATION_LIMIT` elements of this group."""
+        if self.order > ENUMERATION_LIMIT:
+            raise GroupTooLargeError(
+                f"{operation} of {self.name} needs its {self.order} elements, more than the limit of "
+                f"{ENUMERATION_LIMIT} (eqlandscape.groups.set_enumeration_limit)"
+            )
+
+    @cached_property
+    def _closed(self) -> tuple[IntArray, IntArray, IntArray]:
+        self.check_enumerable("listing the elements")
+        return self._closure(self.generator_perms)
+
+    @cached_property
+    def elements(self) -> IntArray:
+        elements = self._closed[0]
+        elements.setflags(write=False)
+        return elements
+
+    @cached_property
+    def _index(self) -> dict[bytes, int]:
+        return {k: i for i, k in enumerate(perm_keys(self.elements))}
+
+    @cached_property
+    def generators(self) -> IntArray:
+        return self._lookup(self.generator_perms)
+
+    @cached_property
+    def table(self) -> IntArray:
+        _, parent, parent_gen = self._closed
+        table = self._cayley_table(self.generator_perms, parent, parent_gen)
+        table.setflags(write=False)
+        return table
+
+    @cached_property
+    def inverse(self) -> IntArray:
+        return self._lookup(np.argsort(self.elements, axis=1))
 
     # ----------------------------------------------------------------- construction
     @staticmethod
@@ -176,10 +246,6 @@ class PermGroup:
         return np.array([index[k] for k in perm_keys(perms)], dtype=np.int64)
 
     # ----------------------------------------------------------------- basic queries
-    @property
-    def order(self) -> int:
-        return int(self.elements.shape[0])
-
     def __len__(self) -> int:
         return self.order
 
@@ -187,9 +253,7 @@ class PermGroup:
         """Index of the element equal to ``perm``; raises if ``perm`` is not in the group."""
         p = as_permutation(perm, what="element")
         if p.shape[0] != self.degree:
-            raise DegreeMismatchError(
-                f"element {p.tolist()} has degree {p.shape[0]}, group has {self.degree}"
-            )
+            raise DegreeMismatchError(f"element {p.tolist()} has degree {p.shape[0]}, group has {self.degree}")
         key = perm_keys(p[None])[0]
         if key not in self._index:
             raise NotAPermutationError(f"permutation {p.tolist()} is not an element of {self.name}")
@@ -232,7 +296,9 @@ class PermGroup:
 
     @cached_property
     def is_abelian(self) -> bool:
-        return bool(np.array_equal(self.table, self.table.T))
+        """Whether the generators commute pairwise (no elements needed)."""
+        g = self.generator_perms
+        return all(np.array_equal(x[y], y[x]) for x in g for y in g)
 
     @cached_property
     def class_index(self) -> IntArray:
@@ -286,10 +352,16 @@ class PermGroup:
             return True
         if not isinstance(other, PermGroup):
             return NotImplemented
-        return self.degree == other.degree and np.array_equal(self.elements, other.elements)
+        if self.degree != other.degree or self.order != other.order:
+            return False
+        if np.array_equal(self.generator_perms, other.generator_perms):
+            return True
+        if self.order > ENUMERATION_LIMIT or other.order > ENUMERATION_LIMIT:
+            return False  # not decided by listing elements: groups with other generators differ
+        return np.array_equal(self.elements, other.elements)
 
     def __hash__(self) -> int:
-        return hash((self.degree, self.elements.tobytes()))
+        return hash((self.degree, self.order))
 
     def __repr__(self) -> str:
         return f"PermGroup({self.name!r}, order={self.order}, degree={self.degree})"
