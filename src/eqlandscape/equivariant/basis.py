@@ -281,8 +281,8 @@ def equivariant_basis(rep_in: PermRep, rep_out: PermRep, *, cache: bool = True) 
     rep_out.check_unsigned("the orbit basis")
     # W[i_out, i_in] is the point i_out * n_in + i_in of rep_out (x) rep_in, and W is equivariant iff it
     # is constant on that rep's orbits; only the generators' images are needed (no full tensor rep)
-    gens = rep_in.group.generators
-    _, labels = orbit_labels(tensor_perms(rep_out.perms[gens], rep_in.perms[gens]), rep_out.size * rep_in.size)
+    images = tensor_perms(rep_out.generator_images, rep_in.generator_images)
+    _, labels = orbit_labels(images, rep_out.size * rep_in.size)
     label = f"maps {rep_in.name} -> {rep_out.name} of {rep_in.group.name}"
     basis = _orbit_basis(labels, (rep_out.size, rep_in.size), label)
     if cache:

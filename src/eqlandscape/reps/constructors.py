@@ -37,12 +37,13 @@ from eqlandscape.reps.spec import (
 def trivial(group: PermGroup, copies: int = 1) -> PermRep:
     """Every element fixes each of ``copies`` points."""
     copies = check_count(copies, "the number of trivial copies")
-    return PermRep(group, np.tile(np.arange(copies), (group.order, 1)), name=copies_spec(copies, "trivial"))
+    images = np.tile(np.arange(copies), (len(group.generator_perms), 1))
+    return PermRep._from_valid_images(group, images, copies_spec(copies, "trivial"))
 
 
 def natural(group: PermGroup) -> PermRep:
     """The group's own action on its ``degree`` points: ``perms[g] = group.elements[g]``."""
-    return PermRep(group, group.elements.copy(), name="natural")
+    return PermRep._from_valid_images(group, group.generator_perms, "natural")
 
 
 def regular(group: PermGroup) -> PermRep:
@@ -60,8 +61,8 @@ def direct_sum(*reps: PermRep) -> PermRep:
         reps[0].check_same_group(r, "direct sum")
         r.check_unsigned("direct sum")
     offsets = np.cumsum([0] + [r.size for r in reps[:-1]])
-    perms = np.concatenate([r.perms + off for r, off in zip(reps, offsets, strict=True)], axis=1)
-    return PermRep(reps[0].group, perms, name=sum_spec(*(r.name for r in reps)))
+    images = np.concatenate([r.generator_images + off for r, off in zip(reps, offsets, strict=True)], axis=1)
+    return PermRep._from_valid_images(reps[0].group, images, sum_spec(*(r.name for r in reps)))
 
 
 def copies(rep: PermRep, count: int) -> PermRep:
@@ -70,8 +71,9 @@ def copies(rep: PermRep, count: int) -> PermRep:
     count = check_count(count, "the number of copies")
     rep.check_unsigned("copies")
     n = rep.size
-    perms = (rep.perms[:, None, :] + n * np.arange(count)[None, :, None]).reshape(rep.group.order, -1)
-    return PermRep(rep.group, perms, name=copies_spec(count, rep.name))
+    images = rep.generator_images
+    images = (images[:, None, :] + n * np.arange(count)[None, :, None]).reshape(images.shape[0], -1)
+    return PermRep._from_valid_images(rep.group, images, copies_spec(count, rep.name))
 
 
 def tensor_perms(p: np.ndarray, q: np.ndarray) -> np.ndarray:
@@ -89,16 +91,16 @@ def tensor_product(*reps: PermRep) -> PermRep:
     for r in reps:
         reps[0].check_same_group(r, "tensor product")
         r.check_unsigned("tensor product")
-    perms = reduce(tensor_perms, (r.perms for r in reps))
-    return PermRep(reps[0].group, perms, name=product_spec(*(r.name for r in reps)))
+    images = reduce(tensor_perms, (r.generator_images for r in reps))
+    return PermRep._from_valid_images(reps[0].group, images, product_spec(*(r.name for r in reps)))
 
 
 def tensor_power(rep: PermRep, exponent: int) -> PermRep:
     """``rep^exponent``: the tensor product of ``exponent`` copies of ``rep`` (``size**exponent`` points)."""
     exponent = check_count(exponent, "the exponent of a tensor power")
     rep.check_unsigned("tensor power")
-    perms = reduce(tensor_perms, [rep.perms] * exponent)
-    return PermRep(rep.group, perms, name=power_spec(rep.name, exponent))
+    images = reduce(tensor_perms, [rep.generator_images] * exponent)
+    return PermRep._from_valid_images(rep.group, images, power_spec(rep.name, exponent))
 
 
 def parse_rep(group: PermGroup | str, spec: str) -> PermRep:

@@ -87,7 +87,7 @@ def pair_orbits(arch: MLPArchitecture, layer: int) -> list[tuple[tuple[int, int]
     generators and the flip ``(i, j) -> (j, i)``."""
     rep = arch.reps[layer]
     n = rep.size
-    gens = rep.perms[rep.group.generators]
+    gens = rep.generator_images
     images = tensor_perms(gens, gens)
     flip = np.arange(n * n).reshape(n, n).T.reshape(-1)
     _, labels = orbit_labels(np.concatenate([images, flip[None]]), n * n)

@@ -180,7 +180,7 @@ def _relations(images: np.ndarray, start: PermRep) -> tuple[np.ndarray, np.ndarr
     names = [PermRep(G, perms[f]).canonical().name for f in first]
     spec[ok] = [names[i] for i in kind.reshape(-1)[1:]]
     same_type = kind.reshape(-1)[1:] == kind.reshape(-1)[0]
-    identical = (images[ok] == start.perms[G.generators][None]).all(axis=(1, 2))
+    identical = (images[ok] == start.generator_images[None]).all(axis=(1, 2))
     relation[ok] = np.where(identical, "identical", np.where(same_type, "conjugate", "other"))
     relabelling[ok[identical]] = "()"
     conj = np.flatnonzero(same_type & ~identical)
@@ -242,10 +242,10 @@ def discover_hidden_reps(
     norm = normalize_rescaling(arch, arrays)
     K = arrays[0].shape[0]
     G = arch.rep_in.group
-    gens = G.generators
+    n_gens = G.generator_perms.shape[0]
     dead = dead_models(arch, arrays) if dead is None else np.asarray(dead, dtype=bool).reshape(-1)
     results: list[HiddenRepDiscovery] = []
-    previous = np.broadcast_to(arch.rep_in.perms[gens], (K, len(gens), arch.widths[0]))
+    previous = np.broadcast_to(arch.rep_in.generator_images, (K, n_gens, arch.widths[0]))
     alive = ~dead
     for m in hidden_layers(arch):
         start = arch.reps[m]
@@ -256,15 +256,15 @@ def discover_hidden_reps(
         sig = np.concatenate([v_in, outgoing(arch, norm, m)], axis=2) if last else v_in
         scale = np.linalg.norm(sig, axis=2).max(axis=1)
         scale = np.where(scale > 0, scale, 1.0)
-        start_images = start.perms[gens]
-        found = np.empty((K, len(gens), n), dtype=np.int64)
+        start_images = start.generator_images
+        found = np.empty((K, n_gens, n), dtype=np.int64)
         res_start = np.zeros(K)
         res_found = np.zeros(K)
-        for s, g in enumerate(gens):
+        for s in range(n_gens):
             moved_in = _moved(v_in[:, :, :d_in], previous[:, s])
             parts = [moved_in, v_in[:, :, d_in:]]
             if last:
-                parts.append(_moved(outgoing(arch, norm, m), arch.rep_out.perms[g]))
+                parts.append(_moved(outgoing(arch, norm, m), arch.rep_out.generator_images[s]))
             t = np.concatenate(parts, axis=2)  # T_g s_i
             gap0 = np.linalg.norm(t - sig[:, start_images[s]], axis=2).max(axis=1)
             cost = (t**2).sum(axis=2)[:, :, None] + (sig**2).sum(axis=2)[:, None, :] - 2 * t @ sig.transpose(0, 2, 1)

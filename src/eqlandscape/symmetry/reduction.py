@@ -72,9 +72,9 @@ def quotient_rep(rep: PermRep, labels: np.ndarray) -> PermRep | None:
     first = np.unique(labels, return_index=True)[1]
     G = rep.group
     images = []
-    for s in G.generators:
-        image = labels[rep.perms[s][first]]  # cluster of the image of each cluster's first point
-        if not np.array_equal(labels[rep.perms[s]], image[labels]):
+    for g in rep.generator_images:
+        image = labels[g[first]]  # cluster of the image of each cluster's first point
+        if not np.array_equal(labels[g], image[labels]):
             return None
         images.append(image)
     quotient = PermRep.from_generator_images(G, np.array(images))

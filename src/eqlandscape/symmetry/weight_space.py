@@ -108,8 +108,8 @@ def check_hidden_layer(arch: MLPArchitecture, layer: int) -> int:
 
 def group_perms(arch: MLPArchitecture) -> list[LayerPerms]:
     """The generators of ``G`` as layer permutations ``(rho_0(g), ..., rho_L(g))``."""
-    gens = arch.rep_in.group.generators
-    return [tuple(np.asarray(r.perms[g]) for r in arch.reps) for g in gens]
+    n_gens = arch.rep_in.generator_images.shape[0]
+    return [tuple(r.generator_images[k] for r in arch.reps) for k in range(n_gens)]
 
 
 def hidden_perm(arch: MLPArchitecture, layer: int, perm: Sequence[int] | np.ndarray) -> LayerPerms:
