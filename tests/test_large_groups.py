@@ -66,3 +66,13 @@ def test_generator_images_are_validated_without_elements() -> None:
     assert _order(bad[0]) != _order(G.generator_perms[0])
     with pytest.raises(NotAHomomorphismError, match="S10"):
         PermRep.from_generator_images(G, bad)
+
+
+def test_basis_command_on_a_large_group(capsys) -> None:
+    import json
+
+    from eqlandscape.cli import main
+
+    assert main(["basis", "S20", "natural^2", "natural^2", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["dim"] == 15 and summary["burnside_dim"] is None and summary["shape"] == [400, 400]

@@ -122,7 +122,8 @@ def basis(
         f"[bold]{s['group']}[/bold]: equivariant maps {s['rep_in']} -> {s['rep_out']} "
         f"(matrices {s['shape'][0]} x {s['shape'][1]})"
     )
-    console.print(f"dimension {s['dim']} (orbits of index pairs); Burnside's count {s['burnside_dim']}")
+    burnside = "not computed (too many elements)" if s["burnside_dim"] is None else s["burnside_dim"]
+    console.print(f"dimension {s['dim']} (orbits of index pairs); Burnside's count {burnside}")
     console.print(f"orbit sizes: {s['orbit_sizes']}")
     console.print(f"equivariant biases: dimension {s['bias_dim']}, orbit sizes {s['bias_orbit_sizes']}")
 

@@ -63,7 +63,8 @@ def group_summary(group: PermGroup) -> dict[str, Any]:
 
 
 def basis_summary(group_name: str, rep_in_spec: str, rep_out_spec: str) -> dict[str, Any]:
-    """Dimension (orbit count and Burnside's count) and orbit sizes of the equivariant maps
+    """Dimension (orbit count and Burnside's count; the latter ``None`` beyond the enumeration limit,
+    where the characters would need every element) and orbit sizes of the equivariant maps
     ``rho_in -> rho_out``, and of the equivariant biases of ``rho_out``."""
     group = group_from_name(group_name)
     rep_in, rep_out = parse_rep(group, rep_in_spec), parse_rep(group, rep_out_spec)
@@ -75,7 +76,7 @@ def basis_summary(group_name: str, rep_in_spec: str, rep_out_spec: str) -> dict[
         "rep_out": str(rep_out),
         "shape": [rep_out.size, rep_in.size],
         "dim": basis.dim,
-        "burnside_dim": burnside_dim(rep_in, rep_out),
+        "burnside_dim": burnside_dim(rep_in, rep_out) if group.order <= perm_group.ENUMERATION_LIMIT else None,
         "orbit_sizes": [int(s) for s in basis.sizes],
         "bias_dim": bias.dim,
         "bias_orbit_sizes": [int(s) for s in bias.sizes],
