@@ -76,3 +76,10 @@ def test_basis_command_on_a_large_group(capsys) -> None:
     assert main(["basis", "S20", "natural^2", "natural^2", "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["dim"] == 15 and summary["burnside_dim"] is None and summary["shape"] == [400, 400]
+
+
+def test_too_many_index_pairs_is_refused_naming_the_operation_and_limit() -> None:
+    G = group_from_name("S100")
+    V = natural(G)
+    with pytest.raises(GroupTooLargeError, match=r"natural\^2 -> natural\^2 of S100.*100000000 index pairs.*limit"):
+        equivariant_basis(V**2, V**2)

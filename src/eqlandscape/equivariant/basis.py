@@ -40,10 +40,14 @@ from eqlandscape.equivariant._backend import (
     leading_shape,
     torch_module,
 )
-from eqlandscape.errors import ConfigError
+from eqlandscape.errors import ConfigError, GroupTooLargeError
 from eqlandscape.groups.perm_group import orbit_labels
 from eqlandscape.reps.constructors import tensor_perms
 from eqlandscape.reps.perm_rep import PermRep
+
+PAIR_LIMIT = 20_000_000
+"""Largest number of index pairs ``n_out * n_in`` whose orbits :func:`equivariant_basis` labels (about
+2 GB of working memory at the limit; ``natural^2 -> natural^2`` of ``S_60`` has 13 million pairs)."""
 
 ArrayLike = Any
 """A NumPy array (or anything ``np.asarray`` accepts) or a ``torch.Tensor``."""
@@ -281,6 +285,13 @@ def equivariant_basis(rep_in: PermRep, rep_out: PermRep, *, cache: bool = True) 
     rep_out.check_unsigned("the orbit basis")
     # W[i_out, i_in] is the point i_out * n_in + i_in of rep_out (x) rep_in, and W is equivariant iff it
     # is constant on that rep's orbits; only the generators' images are needed (no full tensor rep)
+    pairs = rep_out.size * rep_in.size
+    if pairs > PAIR_LIMIT:
+        raise GroupTooLargeError(
+            f"the orbit basis of maps {rep_in.name} -> {rep_out.name} of {rep_in.group.name} (order "
+            f"{rep_in.group.order:.4g}) needs {pairs} index pairs, more than the limit of {PAIR_LIMIT} "
+            "(eqlandscape.equivariant.basis.PAIR_LIMIT)"
+        )
     images = tensor_perms(rep_out.generator_images, rep_in.generator_images)
     _, labels = orbit_labels(images, rep_out.size * rep_in.size)
     label = f"maps {rep_in.name} -> {rep_out.name} of {rep_in.group.name}"
