@@ -88,8 +88,9 @@ def orbit_labels(images: IntArray, n: int) -> tuple[int, IntArray]:
     edge joins two labels; each orbit then points at its smallest point. There is no per-call setup
     of a sparse graph, which dominates for small ``n``.
     """
-    images = np.asarray(images, dtype=np.intp).reshape(-1, n)
-    label = np.arange(n, dtype=np.intp)
+    index = np.int32 if n < 2**31 else np.intp  # half the memory of intp for the large tensor reps
+    images = np.asarray(images, dtype=index).reshape(-1, n)
+    label = np.arange(n, dtype=index)
     while True:
         image = label[images]  # labels of the edges' far ends
         lo, hi = np.minimum(label, image), np.maximum(label, image)
