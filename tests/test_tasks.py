@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -79,3 +81,78 @@ def test_bad_task_options(options: dict, match: str) -> None:
     args = {"n_train": 8, "n_test": 8, **options}
     with pytest.raises(ConfigError, match=match):
         teacher_student(plane_teacher(), args.pop("n_train"), args.pop("n_test"), **args)
+
+
+# ---------------------------------------------------------------------- graphs and digits
+def test_graph_labels_agree_with_scipy_connected_components() -> None:
+    from scipy.sparse.csgraph import connected_components
+
+    from eqlandscape.tasks import connected, sbm_graphs
+
+    A = sbm_graphs(300, (3, 4, 5), 0.4, 0.08, seed=1)
+    expected = np.array([connected_components(a, directed=False)[0] == 1 for a in A])
+    np.testing.assert_array_equal(connected(A), expected)
+    assert 0 < expected.mean() < 1
+    assert (A == A.transpose(0, 2, 1)).all() and (np.diagonal(A, axis1=1, axis2=2) == 0).all()
+
+
+def test_graph_task_is_invariant_under_node_relabelling() -> None:
+    from eqlandscape.tasks import connected, graph_task
+
+    task = graph_task(200, seed=3)
+    rep = task.rep_in
+    assert rep.size == 100 and task.rep_out.size == 1 and task.loss == "bce"
+    A = task.x_train.numpy().reshape(-1, 10, 10)
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        p = rng.permutation(10)
+        moved = A[:, np.argsort(p)][:, :, np.argsort(p)]  # node i becomes node p[i]
+        np.testing.assert_array_equal(connected(moved), task.y_train.numpy()[:, 0] > 0)
+    # the flattened adjacency carries natural^2: relabelling by a generator is its image on pairs
+    for g, img in zip(rep.group.generator_perms, rep.generator_images, strict=True):
+        moved = np.empty_like(A.reshape(len(A), -1))
+        moved[:, img] = A.reshape(len(A), -1)
+        np.testing.assert_array_equal(moved.reshape(A.shape), A[:, np.argsort(g)][:, :, np.argsort(g)])
+
+
+def test_digits_rotation_is_numpy_rot90_and_masks_are_compatible_or_not() -> None:
+    from eqlandscape.equivariant import equivariant_basis, is_compatible
+    from eqlandscape.reps import natural, regular
+    from eqlandscape.tasks import digits_masks, digits_task, pixel_group
+
+    image = np.zeros((8, 8))
+    image[0, 1:4] = 1  # an asymmetric "7"
+    image[1:7, 3] = 1
+    image[2, 5] = 2
+    C4 = pixel_group("C4")
+    rot = C4.generator_perms[0]
+    moved = np.empty(64)
+    moved[rot] = image.reshape(-1)  # (rho(p) x)[p[i]] = x[i]
+    np.testing.assert_array_equal(moved.reshape(8, 8), np.rot90(image))
+    D4 = pixel_group("D4")
+    assert (C4.order, D4.order) == (4, 8)
+    task = digits_task("D4", seed=2)
+    assert task.x_train.shape == (1438, 64) and task.y_train.shape == (1438, 10) and task.loss == "cross_entropy"
+    assert float(task.x_train.max()) <= 1 and (task.y_train.sum(1) == 1).all()
+    for G in (C4, D4):
+        H = regular(G)
+        masks = digits_masks(G, H)
+        B = equivariant_basis(natural(G), H)
+        assert is_compatible(B, masks["local"]) and not is_compatible(B, masks["skewed"])
+
+
+@pytest.mark.parametrize(
+    ("factory", "kwargs", "needle"),
+    [
+        ("graph_task", {"count": 0}, "0"),
+        ("graph_task", {"count": 10, "p_in": 1.5}, "p_in=1.5"),
+        ("graph_task", {"count": 10, "blocks": (0, 3)}, "(0, 3)"),
+        ("digits_task", {"group": "C8"}, "C8"),
+        ("digits_task", {"train_fraction": 1.0}, "1.0"),
+    ],
+)
+def test_task_bad_input(factory, kwargs, needle) -> None:
+    import eqlandscape.tasks
+
+    with pytest.raises(ConfigError, match=re.escape(needle)):
+        getattr(eqlandscape.tasks, factory)(**kwargs)

@@ -22,7 +22,7 @@ import torch
 from eqlandscape.errors import ConfigError
 from eqlandscape.groups import group_from_name
 from eqlandscape.nn import EquivariantMLP, MLPArchitecture
-from eqlandscape.reps import natural, trivial
+from eqlandscape.reps import PermRep, natural, trivial
 
 INPUTS = ("gaussian", "uniform")
 
@@ -45,6 +45,19 @@ class TeacherStudentTask:
     def arch(self) -> MLPArchitecture:
         """The teacher's architecture (a natural default for the students)."""
         return self.teacher.arch
+
+    @property
+    def rep_in(self) -> PermRep:
+        return self.arch.rep_in
+
+    @property
+    def rep_out(self) -> PermRep:
+        return self.arch.rep_out
+
+    @property
+    def loss(self) -> str:
+        """Teacher-student problems regress the teacher's outputs: mean squared error."""
+        return "mse"
 
     def check_student(self, student: MLPArchitecture) -> None:
         """Raise :class:`ConfigError` unless the student maps the teacher's input rep to its output rep."""
