@@ -1,0 +1,98 @@
+"""Loss landscapes of MLPs over permutation reps: losses as pure functions, Hessians, spectra, population
+losses and critical points (docs/design.md sections 3, 4 and 8).
+
+* :mod:`~eqlandscape.landscape.functional`: ``loss(coords, x, y)`` of one model's named tensors (full
+  or coordinates), composable with ``torch.func``; the losses (:data:`LOSSES`); flat vectors;
+  augmentation over all of ``G``.
+* :mod:`~eqlandscape.landscape.hessian`: exact Hessians of ``K`` small models at once, in full or
+  parametrization coordinates, restricted to subspaces (``E``, ``E``-perp, ``E ∩ Fix(K)``, blocks),
+  and of the augmented risk.
+* :mod:`~eqlandscape.landscape.spectrum`: matrix-free tools for one large model (Hessian-vector
+  products, Lanczos eigenvalues, Hutchinson traces, stochastic Lanczos quadrature).
+* :mod:`~eqlandscape.landscape.population`: closed-form population loss of one-hidden-layer ReLU
+  teacher-student problems with Gaussian inputs.
+* :mod:`~eqlandscape.landscape.critical`: index and verdict of a critical point.
+* :func:`plot_spectrum` (:mod:`~eqlandscape.landscape.plot`, imported on first use: matplotlib).
+"""
+
+from typing import Any
+
+from eqlandscape.landscape.critical import VERDICTS, CriticalPoint, classify_critical_point
+from eqlandscape.landscape.functional import (
+    LOSSES,
+    Criterion,
+    augment,
+    flatten,
+    forward,
+    full_weights,
+    loss,
+    named,
+    tensor_names,
+    unflatten,
+)
+from eqlandscape.landscape.hessian import (
+    augmented_hessian,
+    block_basis,
+    coordinate_matrix,
+    hessian,
+    orthogonal_complement,
+    restrict,
+)
+from eqlandscape.landscape.population import (
+    arccos_kernel,
+    population_gradient,
+    population_hessian,
+    population_loss,
+)
+from eqlandscape.landscape.spectrum import (
+    SpectralDensity,
+    extreme_eigenvalues,
+    hessian_operator,
+    hutchinson_trace,
+    hvp,
+    lanczos_tridiagonal,
+    spectral_density,
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "plot_spectrum":
+        from eqlandscape.landscape.plot import plot_spectrum
+
+        return plot_spectrum
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = [
+    "LOSSES",
+    "VERDICTS",
+    "Criterion",
+    "CriticalPoint",
+    "SpectralDensity",
+    "arccos_kernel",
+    "augment",
+    "augmented_hessian",
+    "block_basis",
+    "classify_critical_point",
+    "coordinate_matrix",
+    "extreme_eigenvalues",
+    "flatten",
+    "forward",
+    "full_weights",
+    "hessian",
+    "hessian_operator",
+    "hutchinson_trace",
+    "hvp",
+    "lanczos_tridiagonal",
+    "loss",
+    "named",
+    "orthogonal_complement",
+    "plot_spectrum",
+    "population_gradient",
+    "population_hessian",
+    "population_loss",
+    "restrict",
+    "spectral_density",
+    "tensor_names",
+    "unflatten",
+]
