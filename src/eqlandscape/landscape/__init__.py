@@ -12,7 +12,10 @@ losses and critical points (docs/design.md sections 3, 4 and 8).
 * :mod:`~eqlandscape.landscape.population`: closed-form population loss of one-hidden-layer ReLU
   teacher-student problems with Gaussian inputs.
 * :mod:`~eqlandscape.landscape.critical`: index and verdict of a critical point.
-* :func:`plot_spectrum` (:mod:`~eqlandscape.landscape.plot`, imported on first use: matplotlib).
+* :mod:`~eqlandscape.landscape.slices`: the loss on 1D and 2D grids (coefficients of ``E``, filter-normalized
+  random directions, the line between two networks), barrier lines and projected trajectories.
+* :func:`plot_spectrum`, :func:`plot_slice` (:mod:`~eqlandscape.landscape.plot`, imported on first use:
+  matplotlib).
 """
 
 from typing import Any
@@ -44,6 +47,14 @@ from eqlandscape.landscape.population import (
     population_hessian,
     population_loss,
 )
+from eqlandscape.landscape.slices import (
+    LossSlice,
+    coefficient_directions,
+    coefficient_slice,
+    filter_normalized_directions,
+    line,
+    loss_slice,
+)
 from eqlandscape.landscape.spectrum import (
     SpectralDensity,
     extreme_eigenvalues,
@@ -56,10 +67,10 @@ from eqlandscape.landscape.spectrum import (
 
 
 def __getattr__(name: str) -> Any:
-    if name == "plot_spectrum":
-        from eqlandscape.landscape.plot import plot_spectrum
+    if name in ("plot_spectrum", "plot_slice"):
+        from eqlandscape.landscape import plot
 
-        return plot_spectrum
+        return getattr(plot, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -68,14 +79,18 @@ __all__ = [
     "VERDICTS",
     "Criterion",
     "CriticalPoint",
+    "LossSlice",
     "SpectralDensity",
     "arccos_kernel",
     "augment",
     "augmented_hessian",
     "block_basis",
     "classify_critical_point",
+    "coefficient_directions",
+    "coefficient_slice",
     "coordinate_matrix",
     "extreme_eigenvalues",
+    "filter_normalized_directions",
     "flatten",
     "forward",
     "full_weights",
@@ -84,9 +99,12 @@ __all__ = [
     "hutchinson_trace",
     "hvp",
     "lanczos_tridiagonal",
+    "line",
     "loss",
+    "loss_slice",
     "named",
     "orthogonal_complement",
+    "plot_slice",
     "plot_spectrum",
     "population_gradient",
     "population_hessian",

@@ -1,7 +1,9 @@
-"""A figure of a Hessian spectrum (non-interactive Agg backend; the figure is returned, not shown)."""
+"""Figures of the landscape: a Hessian spectrum and a loss slice (non-interactive Agg backend; the
+figures are returned, not shown)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import matplotlib
@@ -15,6 +17,7 @@ from eqlandscape.errors import ConfigError
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
+    from eqlandscape.landscape.slices import LossSlice
     from eqlandscape.landscape.spectrum import SpectralDensity
 
 
@@ -54,5 +57,50 @@ def plot_spectrum(
     ax.set_ylabel("density")
     ax.set_title(title)
     ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_slice(
+    loss_slice: LossSlice,
+    barriers: Sequence[tuple[str, np.ndarray]] = (),
+    trajectories: np.ndarray | None = None,
+    *,
+    title: str | None = None,
+) -> Figure:
+    """A 2D slice as filled contours of the loss on a log colour scale with a colour bar and labelled
+    axes, each barrier line ``c_0 + c_1 a + c_2 b = 0`` (:meth:`LossSlice.barrier_lines`) in red, and
+    trajectories ``(K, R, 2)`` in slice coordinates (:meth:`LossSlice.project`) as thin lines; a 1D slice
+    as a curve on a log axis."""
+    from matplotlib.colors import LogNorm
+
+    fig, ax = plt.subplots(figsize=(6.0, 5.0))
+    floor = max(float(np.nanmin(loss_slice.loss[loss_slice.loss > 0], initial=np.inf)), 1e-16)
+    values = np.maximum(loss_slice.loss, floor)
+    if len(loss_slice.axes) == 1:
+        ax.plot(loss_slice.axes[0], values)
+        ax.set_yscale("log")
+        ax.set_xlabel(loss_slice.labels[0])
+        ax.set_ylabel("loss")
+    else:
+        a, b = loss_slice.axes
+        levels = np.geomspace(values.min(), values.max(), 30) if values.max() > values.min() else 2
+        contour = ax.contourf(a, b, values.T, levels=levels, norm=LogNorm(), cmap="viridis")
+        fig.colorbar(contour, ax=ax, label="loss (log scale)")
+        for text, (c0, c1, c2) in barriers:
+            if abs(c2) > abs(c1):
+                ax.plot(a, -(c0 + c1 * a) / c2, color="red", linewidth=1.5, label=f"barrier {text}")
+            else:
+                ax.plot(-(c0 + c2 * b) / c1, b, color="red", linewidth=1.5, label=f"barrier {text}")
+        if trajectories is not None:
+            for path in np.asarray(trajectories):
+                ax.plot(path[:, 0], path[:, 1], color="white", linewidth=0.6, alpha=0.7)
+        ax.set_xlim(a.min(), a.max())
+        ax.set_ylim(b.min(), b.max())
+        ax.set_xlabel(loss_slice.labels[0])
+        ax.set_ylabel(loss_slice.labels[1])
+        if barriers:
+            ax.legend(fontsize=8, loc="upper right")
+    ax.set_title(title or "loss slice", fontsize=10)
     fig.tight_layout()
     return fig
