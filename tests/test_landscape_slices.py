@@ -108,3 +108,27 @@ def test_slice_bad_input(demo, kwargs, needle) -> None:
         loss_slice(arch, teacher, args["directions"], task.x_train, task.y_train, args["axes"])
     with pytest.raises(ConfigError, match="W0\\[9,9\\]"):
         coefficient_directions(arch, ["W0[9,9]"])
+
+
+def test_slice_command_writes_the_figure_and_the_grid(tmp_path, capsys) -> None:
+    import json
+
+    from eqlandscape.cli import main
+
+    out = tmp_path / "slice"
+    argv = ["slice", "S3", "--points", "21", "--n-train", "64", "--out", str(out), "--json"]
+    assert main(argv) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["labels"] == ["W0[0,0]", "W0[0,1]"] and summary["extent"] == [-1.5, 1.5, -1.5, 1.5]
+    assert [b["equation"] for b in summary["barriers"]] == ["W0[0,0] = W0[0,1]"]
+    grid = json.loads((out / "slice.json").read_text())
+    assert np.asarray(grid["loss"]).shape == (21, 21) and min(map(min, grid["loss"])) == summary["min_loss"]
+    assert (out / "slice.png").read_bytes()[:4] == b"\x89PNG"
+    for bad, needle in (
+        (["--points", "1"], "[-1.5]"),
+        (["--coefficients", "W0[0,0]"], "W0[0,0]"),
+        (["--low", "2"], "2.0"),
+    ):
+        assert main(["slice", "S3", "--out", str(tmp_path / "other"), *bad]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and needle in err[0]

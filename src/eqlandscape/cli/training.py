@@ -14,7 +14,7 @@ from eqlandscape.groups import group_from_name
 from eqlandscape.nn import EquivariantMLP, MLPArchitecture
 from eqlandscape.reps import PermRep, parse_rep
 from eqlandscape.symmetry.annotate import annotate
-from eqlandscape.tasks import plane_teacher, teacher_student
+from eqlandscape.tasks import TeacherStudentTask, plane_teacher, teacher_student
 from eqlandscape.train import TrainConfig, TrainResult, train
 from eqlandscape.train.config import MAX_SEED
 
@@ -31,28 +31,26 @@ def rep_chain(group_name: str, spec: str) -> tuple[PermRep, ...]:
     return tuple(parse_rep(group, p) for p in parts)
 
 
-def run_training(
+def make_task(
     group: str,
     teacher_spec: str,
-    student_spec: str | None,
-    config: TrainConfig,
     *,
-    activation: str,
-    bias: bool,
-    teacher_seed: int,
-    n_train: int,
-    n_test: int,
-    noise: float,
+    activation: str = "relu",
+    bias: bool = True,
+    teacher_seed: int = 0,
+    n_train: int = 512,
+    n_test: int = 512,
+    noise: float = 0.0,
     teacher_weights: str = "random",
     teacher_a: float = 1.0,
     teacher_b: float = -0.2,
     data_seed: int | None = None,
-) -> TrainResult:
-    """Train ``config.n_models`` students of ``student_spec`` (default: the teacher's reps) on a teacher
-    with reps ``teacher_spec`` and data drawn with ``data_seed`` (default ``teacher_seed``).
+) -> TeacherStudentTask:
+    """A teacher with reps ``teacher_spec`` and its data drawn with ``data_seed`` (default
+    ``teacher_seed``).
 
-    ``teacher_weights="random"``: a random equivariant teacher seeded by ``teacher_seed`` (with the
-    student's ``activation`` and ``bias``). ``"plane"``: the demo's teacher for any group, reps
+    ``teacher_weights="random"``: a random equivariant teacher seeded by ``teacher_seed`` (with
+    ``activation`` and ``bias``). ``"plane"``: the demo's teacher for any group, reps
     ``natural -> natural -> trivial``, ReLU, no biases, ``W_0 = a I + b (J - I)`` and output weights 1
     (:func:`~eqlandscape.tasks.plane_teacher`)."""
     for name, value in (("--teacher-seed", teacher_seed), ("--data-seed", data_seed)):
@@ -68,7 +66,16 @@ def run_training(
     else:
         teacher = EquivariantMLP(teacher_reps, activation, bias, seed=teacher_seed)
     seed = teacher_seed if data_seed is None else data_seed
-    task = teacher_student(teacher, n_train, n_test, noise=noise, seed=seed)
+    return teacher_student(teacher, n_train, n_test, noise=noise, seed=seed)
+
+
+def run_training(
+    group: str, teacher_spec: str, student_spec: str | None, config: TrainConfig, **task_options: Any
+) -> TrainResult:
+    """Train ``config.n_models`` students of ``student_spec`` (default: the teacher's reps) on the task
+    :func:`make_task` builds from ``task_options``."""
+    task = make_task(group, teacher_spec, **task_options)
+    activation, bias = task_options.get("activation", "relu"), task_options.get("bias", True)
     student = None if student_spec is None else MLPArchitecture(rep_chain(group, student_spec), activation, bias)
     return train(task, config, student)
 
