@@ -6,11 +6,32 @@ shared by all models ``x`` of shape ``(B, n_0)``, or one batch per model ``(K, B
 compute ``z_l = h_l @ W_l.T + b_l`` per model.
 
 Internally (functions ending in ``_t``) batches are stored *samples last*: ``xt`` of shape
-``(n_0, B)`` (shared) or ``(K, n_0, B)``, so that a layer is one matrix product
-``z_l = W_l @ h_l + b_l`` with a long contiguous sample axis, which is what makes thousands of
-small models fast on a CPU. A :class:`Workspace` keeps the large intermediate tensors from one
-call to the next (a training loop calls with the same shapes every step), so that the loop
-allocates no memory for them.
+``(n_0, B)`` (shared) or ``(K, n_0, B)``, so that every operation runs along a long contiguous
+sample axis, which is what makes thousands of small models fast on a CPU. A :class:`Workspace`
+keeps the large intermediate tensors from one call to the next, so that a loop allocates no memory
+for them; :class:`Backprop` is the training loop's form of :func:`loss_and_grad_t`, with all
+buffers and views made once.
+
+**Per-model determinism.** The numbers of model ``k`` depend on its own tensors and batch only,
+bit for bit, whatever the number ``K`` of models, their order, and the model's place in the batch.
+Matrix products are therefore not left to BLAS (``mm``, ``bmm``, ``einsum``): their kernels, and
+with them the order of the sums, change with the shapes (``K`` included; measured: ``mm`` of
+``(K o, 3) @ (3, 512)`` gives other bits for ``K o < 4`` in float32 and for ``K o`` not a multiple of
+4 in float64). Every contraction is a sequence of elementwise operations in a fixed order:
+``z = W @ h`` is ``sum_j W[:, :, j] * h[j]`` (a multiply, then ``addcmul`` for ``j = 1, 2, ...``); a
+weight gradient is the products ``delta * h[j]`` summed over the sample axis. The elementwise
+operations broadcast a per-model or a per-sample operand, so PyTorch runs them row by row (one
+row: one model, one unit, all samples), every row alike; a sum over the last axis takes an order
+that depends on the row's length alone. Two things are left to the caller:
+
+* tensors laid out with the model axis first (contiguous): the path of a reduction depends on the
+  strides (a sum over rows whose stride is not 1 groups the rows by four, and a model's result
+  then depends on its position);
+* one intra-op thread: PyTorch splits a tensor between threads at positions that depend on its
+  size, which moves the vectorized body and scalar tail within the row that is cut, and the two
+  round differently for ``tanh`` and ``gelu`` (measured: ``gelu`` in float32, ``K = 201``,
+  ``B = 100``: the model whose row straddles the split gets other bits with 2 threads). The
+  trainer runs these functions on one intra-op thread (:mod:`eqlandscape.train.trainer`).
 
 The loss of model ``k`` is the mean squared error over samples and outputs,
 ``L_k = (1/(B n_L)) sum_{b,i} (f_k(x_b)_i - y_{b,i})^2`` (as ``torch.nn.functional.mse_loss``).
@@ -20,6 +41,7 @@ same ATen backward kernels that autograd uses), with no autograd graph.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -32,30 +54,47 @@ aten = torch.ops.aten
 @dataclass(frozen=True)
 class Activation:
     """A pointwise activation: ``forward(z, out) -> h`` (``out`` a buffer for ``h`` or ``None``) and
-    ``backward_(g, z, h) -> g * act'(z)``, computed in place in ``g``."""
+    ``backward_(g, z, h) -> g * act'(z)``, computed in place in ``g``. ``exact``: both are exact
+    (a selection of their inputs), so their vectorized and scalar kernels agree bit for bit; the
+    others (``tanh``, ``gelu``) differ between the two in the last bit, and :func:`forward_t` lays
+    their inputs out so that every row of samples takes the same path (:func:`_rows`).
+    ``in_place``: the backward reads ``h`` only, so ``h`` may overwrite ``z`` (``out`` is ``z``).
+    The ATen backward kernels are called through ``OpOverload._op`` (the C++ function: the Python
+    wrapper costs a microsecond per call in the training loop)."""
 
     name: str
     forward: Callable[[Tensor, Tensor | None], Tensor]
     backward_: Callable[[Tensor, Tensor, Tensor], Tensor]
+    exact: bool = False
+    in_place: bool = False
 
 
 ACTIVATION_FUNCTIONS: dict[str, Activation] = {
     "relu": Activation(
         "relu",
         lambda z, out: torch.clamp_min(z, 0, out=out),
-        lambda g, z, h: aten.threshold_backward.grad_input(g, h, 0, grad_input=g),
+        lambda g, z, h: aten.threshold_backward.grad_input._op(g, h, 0, grad_input=g),
+        exact=True,
+        in_place=True,
     ),
     "tanh": Activation(
         "tanh",
         lambda z, out: torch.tanh(z, out=out),
-        lambda g, z, h: aten.tanh_backward.grad_input(g, h, grad_input=g),
+        lambda g, z, h: aten.tanh_backward.grad_input._op(g, h, grad_input=g),
+        in_place=True,
     ),
     "gelu": Activation(
         "gelu",
         lambda z, out: aten.gelu(z) if out is None else aten.gelu.out(z, out=out),
-        lambda g, z, h: aten.gelu_backward.grad_input(g, z, grad_input=g),
+        lambda g, z, h: aten.gelu_backward.grad_input._op(g, z, grad_input=g),
     ),
-    "identity": Activation("identity", lambda z, out: z, lambda g, z, h: g),
+    "identity": Activation(
+        "identity",
+        lambda z, out: z if out is None or out is z else out.copy_(z),
+        lambda g, z, h: g,
+        exact=True,
+        in_place=True,
+    ),
 }
 
 
@@ -77,32 +116,58 @@ def _buffer(ws: Workspace | None, name: str, shape: tuple[int, ...], like: Tenso
     return None if ws is None else ws.get(name, shape, like)
 
 
-def _affine_t(W: Tensor, b: Tensor | None, h: Tensor, out: Tensor | None) -> Tensor:
-    """``W @ h + b`` per model: ``W (K, o, i)``, ``b (K, o)``, ``h (i, B)`` or ``(K, i, B)`` -> ``(K, o, B)``."""
-    K, o, i = W.shape
-    B = h.shape[-1]
-    if h.dim() == 2:
-        flat_out = None if out is None else out.view(K * o, B)
-        flat = W.reshape(K * o, i)
-        z = torch.mm(flat, h, out=flat_out) if b is None else torch.addmm(b.reshape(K * o, 1), flat, h, out=flat_out)
-        return z.view(K, o, B)
-    return torch.bmm(W, h, out=out) if b is None else torch.baddbmm(b.unsqueeze(-1), W, h, out=out)
+_ALIGN = 64  # a multiple of twice the widest vector of any dtype: the vectorized loops' step
 
 
-def _weight_grad_t(delta: Tensor, h: Tensor) -> Tensor:
-    """``delta @ h^T`` per model: ``delta (K, o, B)``, ``h (i, B)`` or ``(K, i, B)`` -> ``(K, o, i)``."""
-    K, o, B = delta.shape
-    if h.dim() == 2:
-        return (h @ delta.reshape(K * o, B).T).T.reshape(K, o, h.shape[0])
-    return torch.bmm(delta, h.transpose(1, 2))
+def _rows(ws: Workspace | None, name: str, shape: tuple[int, ...], like: Tensor) -> Tensor:
+    """A ``(..., B)`` tensor for the input of a non-exact activation, laid out so that PyTorch's
+    elementwise kernels run over it row by row, each row alike. Over a contiguous tensor they run
+    one flat loop whose scalar tail holds the last ``numel % step`` entries: those of the last
+    models, whichever they are. With ``B`` a multiple of :data:`_ALIGN` there is no tail; otherwise
+    the rows are spaced wider than ``B`` (a strided view), so that the kernels loop over each row
+    separately, with the tail at the same sample positions in every row."""
+    B = shape[-1]
+    if B % _ALIGN == 0:
+        t = _buffer(ws, name, shape, like)
+        return like.new_empty(shape) if t is None else t
+    padded = (*shape[:-1], (B // 16 + 1) * 16)
+    t = _buffer(ws, name, padded, like)
+    return (like.new_empty(padded) if t is None else t)[..., :B]
 
 
-def _input_grad_t(W: Tensor, delta: Tensor, out: Tensor | None) -> Tensor:
-    """``W^T @ delta`` per model: ``W (K, o, i)``, ``delta (K, o, B)`` -> ``(K, i, B)`` (for ``o = 1`` an
-    outer product, faster as a broadcast product than as a batched matrix product)."""
-    if W.shape[1] == 1:
-        return torch.mul(W.transpose(1, 2), delta, out=out)
-    return torch.bmm(W.transpose(1, 2), delta, out=out)
+def _columns(W: Tensor) -> tuple[Tensor, ...]:
+    """The columns ``W[:, :, j:j+1]`` of ``W (K, o, i)``: ``i`` views ``(K, o, 1)``."""
+    return W.unsqueeze(-1).unbind(2)
+
+
+def _input_rows(h: Tensor) -> tuple[Tensor, ...]:
+    """The rows of a layer's input, broadcastable against ``(K, o, B)``: ``h (i, B)`` -> ``i`` views
+    ``(B,)``; ``h (K, i, B)`` -> ``i`` views ``(K, 1, B)``."""
+    return h.unbind(0) if h.dim() == 2 else h.unsqueeze(1).unbind(2)
+
+
+def _affine(columns: tuple[Tensor, ...], b: Tensor | None, rows: tuple[Tensor, ...], out: Tensor) -> Tensor:
+    """``out = W @ h + b`` per model, as ``sum_j W[:, :, j] * h[j]`` in the order ``j = 0, 1, ...``
+    (a multiply, then ``addcmul``), then ``+ b`` (``b`` as ``(K, o, 1)``)."""
+    torch.mul(columns[0], rows[0], out=out)
+    for column, row in zip(columns[1:], rows[1:], strict=True):
+        out.addcmul_(column, row)
+    if b is not None:
+        out.add_(b)
+    return out
+
+
+_PRODUCT_WIDTH = 8
+"""A weight gradient forms the products of all inputs at once (one multiply, one sum) up to this
+many inputs, and one input at a time (two operations per input, a smaller buffer) above."""
+
+
+def _hidden_buffer(ws: Workspace | None, name: str, shape: tuple[int, ...], like: Tensor, exact: bool) -> Tensor:
+    """The buffer of a hidden pre-activation: laid out by :func:`_rows` for a non-exact activation."""
+    if not exact:
+        return _rows(ws, name, shape, like)
+    t = _buffer(ws, name, shape, like)
+    return like.new_empty(shape) if t is None else t
 
 
 def forward_t(
@@ -119,22 +184,38 @@ def forward_t(
     hs: list[Tensor] = []
     h = xt
     K, B = weights[0].shape[0], xt.shape[-1]
+    last = len(weights) - 1
     for layer, W in enumerate(weights):
         shape = (K, W.shape[1], B)
-        z = _affine_t(W, None if biases is None else biases[layer], h, _buffer(workspace, f"z{layer}", shape, W))
+        if layer < last:
+            out = _hidden_buffer(workspace, f"z{layer}", shape, W, act.exact)
+        else:
+            out = _buffer(workspace, f"z{layer}", shape, W)
+            out = W.new_empty(shape) if out is None else out
+        b = None if biases is None else biases[layer].unsqueeze(-1)
+        z = _affine(_columns(W), b, _input_rows(h), out)
         zs.append(z)
-        if layer < len(weights) - 1:
+        if layer < last:
             h = act.forward(z, _buffer(workspace, f"h{layer}", shape, W))
             hs.append(h)
     return zs, hs
 
 
-def _residual_and_loss_t(out: Tensor, yt: Tensor) -> tuple[Tensor, Tensor]:
+def _residual_and_loss_t(out: Tensor, yt: Tensor, squares: Tensor | None = None) -> tuple[Tensor, Tensor]:
     """The residual ``out - yt``, computed in place of ``out`` (a fresh tensor or a workspace buffer
-    of :func:`forward_t`), and the per-model MSE ``(K,)``."""
+    of :func:`forward_t`), and the per-model MSE ``(K,)``: the squares (in ``squares``, a buffer of
+    ``out``'s shape, if given) summed over outputs and samples, divided by their number."""
     r = out.sub_(yt)
     flat = r.view(r.shape[0], -1)
-    return r, torch.linalg.vecdot(flat, flat) / flat.shape[1]
+    sq = torch.mul(flat, flat, out=None if squares is None else squares.view(flat.shape))
+    return r, sq.sum(-1).div_(flat.shape[1])
+
+
+def _mse_(out: Tensor, flat: Tensor, yt: Tensor, squares: Tensor, count: Tensor) -> Tensor:
+    """:func:`_residual_and_loss_t` with the views made beforehand: ``flat`` is ``out`` as
+    ``(K, n)``, ``squares`` a ``(K, n)`` buffer, ``count`` the 0-dimensional tensor ``n`` (same bits)."""
+    out.sub_(yt)
+    return torch.mul(flat, flat, out=squares).sum(-1).div_(count)
 
 
 def loss_t(
@@ -146,7 +227,113 @@ def loss_t(
     workspace: Workspace | None = None,
 ) -> Tensor:
     """Per-model MSE ``(K,)`` on ``xt`` (samples last) against targets ``(n_L, B)`` or ``(K, n_L, B)``."""
-    return _residual_and_loss_t(forward_t(weights, biases, xt, activation, workspace)[0][-1], yt)[1]
+    out = forward_t(weights, biases, xt, activation, workspace)[0][-1]
+    return _residual_and_loss_t(out, yt, _buffer(workspace, "squares", tuple(out.shape), out))[1]
+
+
+class Backprop:
+    """Per-model MSE loss and its gradient by backpropagation in the samples-last layout, bound to
+    ``K`` models' weight and bias tensors, gradient tensors (each may be a view of a larger tensor)
+    and a number of samples: :meth:`__call__` ``(xt, yt)`` computes the loss ``(K,)`` at the current values
+    of the weights and writes the gradient. All buffers and views are made here, once (the caller
+    updates the weights in place), so that a training step is a fixed sequence of operations on
+    preallocated tensors; the operations are those of :func:`forward_t`, in the same order.
+
+    Memory traffic, not arithmetic, bounds these elementwise kernels, so the buffers are kept few:
+    an activation whose backward needs only its output (``relu``, ``tanh``) overwrites its input;
+    the products of a weight gradient and the gradient passed to the layer below share one of two
+    buffers, which alternate from layer to layer."""
+
+    def __init__(
+        self,
+        weights: list[Tensor],
+        biases: list[Tensor] | None,
+        grad_w: list[Tensor],
+        grad_b: list[Tensor] | None,
+        activation: str,
+        samples: int,
+    ) -> None:
+        act = self.act = ACTIVATION_FUNCTIONS[activation]
+        L = len(weights)
+        K, B = weights[0].shape[0], samples
+        widths = [W.shape[2] for W in weights] + [weights[-1].shape[1]]
+        like = weights[0]
+        self.columns = [_columns(W) for W in weights]
+        self.rows_t = [W.unsqueeze(-1).unbind(1) for W in weights]
+        self.bias_columns = None if biases is None else [b.unsqueeze(-1) for b in biases]
+        self.grad_w, self.grad_b = grad_w, grad_b
+        self.grad_w_columns = [g.unbind(2) for g in grad_w]
+        # z[l]: pre-activations (the output for the last layer); h[l]: activations (z[l] itself
+        # when the activation can work in place)
+        self.z = [_hidden_buffer(None, "", (K, o, B), like, act.exact) for o in widths[1:-1]]
+        self.z.append(like.new_empty((K, widths[-1], B)))
+        self.h = [z if act.in_place else torch.empty_like(z) for z in self.z[:-1]]
+        self.h_rows = [_input_rows(h) for h in self.h]
+        self.h_products = [h.unsqueeze(1) for h in self.h]  # (K, 1, i, B)
+        # two buffers, alternating by layer: layer l's products, then the gradient for layer l - 1
+        self.all_inputs = [i <= _PRODUCT_WIDTH for i in widths[:-1]]
+        sizes = [0, 0]
+        for layer in range(L):
+            o, i = widths[layer + 1], widths[layer]
+            products = K * o * B * (i if self.all_inputs[layer] else 1)
+            sizes[layer % 2] = max(sizes[layer % 2], products, K * i * B if layer else 0)
+        sizes[(L - 1) % 2] = max(sizes[(L - 1) % 2], K * widths[-1] * B)  # the squares of the loss
+        arenas = [like.new_empty(n) for n in sizes]
+        self.squares = arenas[(L - 1) % 2][: K * widths[-1] * B].view(K, widths[-1] * B)
+        self.flat_output = self.z[-1].view(K, widths[-1] * B)
+        self.count = like.new_tensor(float(widths[-1] * B))
+        self.products = []
+        for layer in range(L):
+            o, i = widths[layer + 1], widths[layer]
+            shape = (K, o, i, B) if self.all_inputs[layer] else (K, o, B)
+            self.products.append(arenas[layer % 2][: math.prod(shape)].view(shape))
+        # deltas[l]: the gradient with respect to z[l]; the last is the output buffer (the residual
+        # is computed in place), deltas[l - 1] shares layer l's buffer
+        self.deltas = [arenas[(layer + 1) % 2][: K * o * B].view(K, o, B) for layer, o in enumerate(widths[1:-1])]
+        self.deltas.append(self.z[-1])
+        self.delta_rows = [d.unsqueeze(1).unbind(2) for d in self.deltas]
+        self.delta_products = [d.unsqueeze(2) for d in self.deltas]
+        self.scale = like.new_tensor(2.0 / (widths[-1] * B))  # a tensor: no conversion per call
+        self._xt: Tensor | None = None
+        self._x_rows: tuple[Tensor, ...] = ()
+        self._x_products: Tensor | None = None
+
+    def __call__(self, xt: Tensor, yt: Tensor) -> Tensor:
+        """The loss ``(K,)`` on ``xt`` (``(n_0, B)`` or ``(K, n_0, B)``) against ``yt``; the gradient
+        into the bound gradient tensors."""
+        if xt is not self._xt:
+            self._xt, self._x_rows = xt, _input_rows(xt)
+            self._x_products = xt if xt.dim() == 2 else xt.unsqueeze(1)
+        act, L = self.act, len(self.z)
+        rows = self._x_rows
+        for layer in range(L):
+            b = None if self.bias_columns is None else self.bias_columns[layer]
+            z = _affine(self.columns[layer], b, rows, self.z[layer])
+            if layer < L - 1:
+                act.forward(z, self.h[layer])
+                rows = self.h_rows[layer]
+        loss = _mse_(self.z[-1], self.flat_output, yt, self.squares, self.count)
+        self.z[-1].mul_(self.scale)
+        for layer in range(L - 1, -1, -1):
+            delta = self.deltas[layer]
+            products = self.products[layer]
+            if self.all_inputs[layer]:
+                inputs = self._x_products if layer == 0 else self.h_products[layer - 1]
+                torch.sum(torch.mul(self.delta_products[layer], inputs, out=products), -1, out=self.grad_w[layer])
+            else:
+                inputs_rows = self._x_rows if layer == 0 else self.h_rows[layer - 1]
+                for row, column in zip(inputs_rows, self.grad_w_columns[layer], strict=True):
+                    torch.sum(torch.mul(delta, row, out=products), -1, out=column)
+            if self.grad_b is not None:
+                torch.sum(delta, -1, out=self.grad_b[layer])
+            if layer > 0:
+                below = self.deltas[layer - 1]
+                rows_t, deltas = self.rows_t[layer], self.delta_rows[layer]
+                torch.mul(rows_t[0], deltas[0], out=below)
+                for row, d in zip(rows_t[1:], deltas[1:], strict=True):
+                    below.addcmul_(row, d)
+                act.backward_(below, self.z[layer - 1], self.h[layer - 1])
+        return loss
 
 
 def loss_and_grad_t(
@@ -158,23 +345,13 @@ def loss_and_grad_t(
     workspace: Workspace | None = None,
 ) -> tuple[Tensor, list[Tensor], list[Tensor] | None]:
     """Per-model MSE loss ``(K,)`` and its gradients with respect to every ``W_l`` and ``b_l``
-    (same shapes as the weights and biases), by backpropagation in the samples-last layout."""
-    act = ACTIVATION_FUNCTIONS[activation]
-    zs, hs = forward_t(weights, biases, xt, activation, workspace)
-    delta, loss = _residual_and_loss_t(zs[-1], yt)
-    delta.mul_(2.0 / (delta.shape[1] * delta.shape[2]))
-    grad_w: list[Tensor] = []
-    grad_b: list[Tensor] = []
-    for layer in range(len(weights) - 1, -1, -1):
-        grad_w.append(_weight_grad_t(delta, xt if layer == 0 else hs[layer - 1]))
-        if biases is not None:
-            grad_b.append(delta.sum(-1))
-        if layer > 0:
-            buffer = _buffer(workspace, f"d{layer}", tuple(zs[layer - 1].shape), delta)
-            delta = act.backward_(_input_grad_t(weights[layer], delta, buffer), zs[layer - 1], hs[layer - 1])
-    grad_w.reverse()
-    grad_b.reverse()
-    return loss, grad_w, (grad_b if biases is not None else None)
+    (same shapes as the weights and biases, new tensors), by backpropagation in the samples-last
+    layout (a :class:`Backprop` for this call; ``workspace`` is accepted for symmetry with
+    :func:`loss_t` and not needed)."""
+    grad_w = [W.new_empty(W.shape) for W in weights]
+    grad_b = None if biases is None else [b.new_empty(b.shape) for b in biases]
+    plan = Backprop(weights, biases, grad_w, grad_b, activation, xt.shape[-1])
+    return plan(xt, yt), grad_w, grad_b
 
 
 def as_samples_last(x: Tensor) -> Tensor:

@@ -21,11 +21,21 @@ descent in the full space preconditioned by ``Phi^T Phi`` (docs/design.md sectio
 
 :meth:`Parametrization.from_full` returns the coordinates of the orthogonal projection of a full
 tensor onto the image of ``Phi`` (``W.flat @ pinv(Phi)``): converting a free model back to a
-constrained one projects it onto ``E``.
+constrained one projects it onto ``E``. In floating point ``to_full(from_full(W))`` is ``W`` only up
+to rounding (``W = theta * (1 / sqrt(size))`` does not reach every float), so
+:meth:`Parametrization.onto` keeps a tensor that lies in the image exactly as it is, bit for bit
+(:meth:`Parametrization.contains`: its tied entries are equal, its entries off the image 0), and
+projects the others; a projection lies in the image exactly. The trainer starts from ``onto`` of
+the initial tensors, which makes a restart from recorded weights exact.
 
-``Phi`` is stored densely (``dim * N`` floats; ``N^2`` for ``projected`` and ``random``): the
-coordinate maps are then one matrix product each, the fastest form for the small layers this
-toolkit trains by the thousand.
+``Phi`` is stored densely (``dim * N`` floats; ``N^2`` for ``projected`` and ``random``). The maps
+are computed per model with a fixed order of operations, so that a model's numbers do not depend
+on the other rows of the batch (no BLAS matrix product, whose summation order changes with the
+number of rows): when every column of ``Phi`` has at most one nonzero entry (``orbit``,
+``orthonormal``, ``free`` with a mask) ``to_full`` is a gather and a multiply and ``pullback`` /
+``from_full`` sum the gathered entries of each coordinate; otherwise (``projected``, ``random``) a
+product is a broadcast multiply and a sum over the summed index, entry by entry (so that tied
+entries of the space, with equal columns of ``Phi``, come out equal).
 """
 
 from __future__ import annotations
@@ -80,36 +90,191 @@ class Parametrization:
         return self.kind == other.kind and self.shape == other.shape and same_phi
 
     def _tensor(self, name: str, like: torch.Tensor) -> torch.Tensor:
+        """The array ``name`` (``phi``, ``pinv``, their transposes ``phi_t``, ``pinv_t``, or a
+        :attr:`_maps` entry) as a tensor on ``like``'s device, in ``like``'s dtype (floating
+        arrays) or as indices (integer arrays); cached."""
         key = (name, like.device, like.dtype)
         t = self._tensors.get(key)
         if t is None:
-            t = torch.tensor(np.array(getattr(self, name)), dtype=like.dtype, device=like.device)
+            if name in ("phi", "pinv"):
+                array = np.array(getattr(self, name))
+            elif name in ("phi_t", "pinv_t"):
+                array = np.ascontiguousarray(getattr(self, name[:-2]).T)
+            else:
+                array = self._maps[name]
+            dtype = torch.long if array.dtype.kind in "iu" else like.dtype
+            t = torch.tensor(array, dtype=dtype, device=like.device)
             self._tensors[key] = t
         return t
 
-    def to_full(self, theta: torch.Tensor) -> torch.Tensor:
-        """``(..., dim) -> (..., *shape)``: ``W.flat = theta @ phi`` (differentiable)."""
+    @cached_property
+    def _maps(self) -> dict[str, np.ndarray]:
+        """The sparse form of ``phi`` and ``pinv`` (empty when ``phi`` is dense, or the identity):
+        ``row[a]`` and ``value[a]``, the nonzero entry of column ``a`` of ``phi`` (``0`` for a zero
+        column); ``members[d]``, the columns whose nonzero lies in row ``d`` (padded with column 0),
+        with ``phi`` and ``pinv`` entries ``member_phi[d]`` and ``member_pinv[d]`` (0 for padding)."""
+        if self.phi is None or self.pinv is None:
+            return {}
+        nonzero = self.phi != 0
+        if (nonzero.sum(axis=0) > 1).any():
+            return {}
+        columns = np.arange(self.numel)
+        row = np.argmax(nonzero, axis=0) if self.dim else np.zeros(self.numel, dtype=np.int64)
+        value = np.where(nonzero.any(axis=0), self.phi[row, columns], 0.0)
+        # pinv must be supported on the same entries (it is, for indicator bases): else dense
+        if not np.array_equal(self.pinv != 0, nonzero.T):
+            return {}
+        counts = nonzero.sum(axis=1)
+        width = max(int(counts.max(initial=0)), 1)
+        members = np.zeros((self.dim, width), dtype=np.int64)
+        member_phi = np.zeros((self.dim, width))
+        member_pinv = np.zeros((self.dim, width))
+        for d in range(self.dim):
+            cols = np.flatnonzero(nonzero[d])
+            members[d, : cols.size] = cols
+            member_phi[d, : cols.size] = self.phi[d, cols]
+            member_pinv[d, : cols.size] = self.pinv[cols, d]
+        return {
+            "row": row,
+            "value": value,
+            "members": members.reshape(-1),
+            "member_phi": member_phi,
+            "member_pinv": member_pinv,
+        }
+
+    def gather_maps(self) -> dict[str, np.ndarray] | None:
+        """The sparse form of the maps when every column of ``phi`` has at most one nonzero entry
+        (``orbit``, ``orthonormal``, masked ``free``), else ``None``: ``to_full`` is
+        ``theta[..., row] * value``; ``pullback`` is ``sum_m g[..., members[d, m]] * member_phi[d, m]``
+        (``members`` padded with column 0, weight 0)."""
+        maps = self._maps
+        if not maps:
+            return None
+        width = maps["member_phi"].shape[1]
+        return {**maps, "members": maps["members"].reshape(self.dim, width)}
+
+    def _gather_sum(self, flat: torch.Tensor, weights: str, out: torch.Tensor | None = None) -> torch.Tensor:
+        """``(..., N) -> (..., dim)``: ``sum_m flat[members[d, m]] * weights[d, m]`` (sparse form)."""
+        w = self._tensor(weights, flat)
+        gathered = flat.index_select(-1, self._tensor("members", flat)).reshape(*flat.shape[:-1], *w.shape)
+        return torch.sum(gathered.mul_(w), -1, out=out)
+
+    def to_full(
+        self, theta: torch.Tensor, offset: torch.Tensor | None = None, *, out: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """``(..., dim) -> (..., *shape)``: ``W.flat = theta @ phi``, plus ``offset`` (a full tensor)
+        if given (differentiable in ``theta``), written into ``out`` if given. Without ``offset`` and
+        ``out`` the identity's result is a view of ``theta``."""
         lead = theta.shape[:-1]
-        flat = theta if self.phi is None else theta @ self._tensor("phi", theta)
-        return flat.reshape(*lead, *self.shape)
+        full_shape = (*lead, *self.shape)
+        if self.phi is None:
+            full = theta.reshape(full_shape)
+        elif self._maps:
+            gathered = theta.index_select(-1, self._tensor("row", theta)).reshape(full_shape)
+            value = self._tensor("value", theta).reshape(self.shape)
+            if offset is not None:
+                return torch.addcmul(offset, gathered, value, out=out)
+            return torch.mul(gathered, value, out=out)
+        else:
+            full = _contract(theta, self._tensor("phi_t", theta)).reshape(full_shape)
+        if offset is not None:
+            return torch.add(offset, full, out=out)
+        return full if out is None else out.copy_(full)
 
     def _flatten(self, t: torch.Tensor) -> torch.Tensor:
         """``(..., *shape) -> (..., N)``."""
         return t.reshape(*t.shape[: t.dim() - len(self.shape)], self.numel)
 
-    def pullback(self, grad: torch.Tensor) -> torch.Tensor:
-        """``(..., *shape) -> (..., dim)``: the gradient in coordinates, ``dL/dW.flat @ phi^T``."""
+    def pullback(self, grad: torch.Tensor, *, out: torch.Tensor | None = None) -> torch.Tensor:
+        """``(..., *shape) -> (..., dim)``: the gradient in coordinates, ``dL/dW.flat @ phi^T``
+        (written into ``out`` if given; else for the identity a view of ``grad``)."""
         flat = self._flatten(grad)
-        return flat if self.phi is None else flat @ self._tensor("phi", grad).T
+        if self.phi is None:
+            return flat if out is None else out.copy_(flat)
+        if self._maps:
+            return self._gather_sum(flat, "member_phi", out)
+        coords = _contract(flat, self._tensor("phi", grad))
+        return coords if out is None else out.copy_(coords)
 
     def from_full(self, full: torch.Tensor) -> torch.Tensor:
         """``(..., *shape) -> (..., dim)``: coordinates of the orthogonal projection of ``full`` onto
-        the image, ``full.flat @ pinv(phi)``; exact inverse of :meth:`to_full` on the image. A new
-        contiguous tensor."""
+        the image, ``full.flat @ pinv(phi)``; an inverse of :meth:`to_full` on the image, up to
+        rounding (exact for the identity). A new contiguous tensor."""
         flat = self._flatten(full)
         if self.phi is None:
             return flat.clone(memory_format=torch.contiguous_format)
-        return (flat @ self._tensor("pinv", full)).contiguous()
+        if self._maps:
+            return self._gather_sum(flat, "member_pinv").contiguous()
+        return _contract(flat, self._tensor("pinv_t", full)).contiguous()
+
+    @cached_property
+    def _ties(self) -> dict[str, np.ndarray] | None:
+        """The image as equalities between entries, when they describe it exactly: entries whose
+        columns of ``phi`` are equal and nonzero are equal (``first[a]``: the first such entry),
+        entries with a zero column are 0 (``zero``). ``None`` when these do not pin the image down
+        (the number of free entries differs from the rank of ``phi``) or for the identity."""
+        if self.phi is None:
+            return None
+        columns = self.phi.T
+        zero = ~columns.any(axis=1)
+        _, first, inverse = np.unique(columns, axis=0, return_index=True, return_inverse=True)
+        first = first[inverse.reshape(-1)]
+        if np.unique(first[~zero]).size != np.linalg.matrix_rank(self.phi):
+            return None
+        return {"first": first, "zero": np.flatnonzero(zero)}
+
+    def contains(self, full: torch.Tensor) -> torch.Tensor:
+        """Whether each tensor ``(..., *shape)`` lies exactly in the image (bool ``(...)``): its
+        entries satisfy the equalities that define the image, bit for bit. Always true for the
+        identity; always false when the image has no such description (``random`` in a subspace
+        without zero columns, which the toolkit does not build)."""
+        flat = self._flatten(full)
+        lead = flat.shape[:-1]
+        if self.phi is None:
+            return torch.ones(lead, dtype=torch.bool, device=full.device)
+        ties = self._ties
+        if ties is None:
+            return torch.zeros(lead, dtype=torch.bool, device=full.device)
+        first = torch.as_tensor(ties["first"], device=full.device)
+        zero = torch.as_tensor(ties["zero"], device=full.device)
+        same = (flat == flat.index_select(-1, first)).all(-1)
+        return same & (flat.index_select(-1, zero) == 0).all(-1)
+
+    def onto(self, full: torch.Tensor) -> torch.Tensor:
+        """``(..., *shape) -> (..., *shape)``: each tensor itself where it lies in the image
+        (:meth:`contains`; unchanged bit for bit), else its orthogonal projection
+        ``to_full(from_full(full))``, which lies in the image exactly (tied entries are computed
+        by the same operations). A new contiguous tensor."""
+        keep = self.contains(full)
+        if bool(keep.all()):
+            return full.clone(memory_format=torch.contiguous_format)
+        projected = self.to_full(self.from_full(full))
+        return torch.where(keep.reshape(*keep.shape, *([1] * len(self.shape))), full, projected).contiguous()
+
+
+_PRODUCT_ENTRIES = 1 << 20  # entries of one broadcast product in :func:`_contract`
+
+
+def _contract(a: torch.Tensor, MT: torch.Tensor) -> torch.Tensor:
+    """``a @ MT.T`` for ``a (..., D)``, ``MT (N, D)``, entry by entry in a fixed order: entry ``n`` of
+    a row is the sum over the last axis of the broadcast product ``a[r, None, :] * MT[n]``. The sum
+    of one entry depends on its row of ``a`` and its row of ``MT`` alone (the reduction's order is
+    a function of ``D``): not on the number of rows, and equal rows of ``MT`` give equal entries.
+    Rows and entries are processed in groups that bound the product's size."""
+    N, D = MT.shape
+    lead = a.shape[:-1]
+    rows = a.reshape(-1, D)
+    if not (rows.shape[0] and N and D):
+        return a.new_zeros((*lead, N))
+    cols = max(1, min(N, _PRODUCT_ENTRIES // D))
+    group = max(1, _PRODUCT_ENTRIES // (cols * D))
+    parts = []
+    for r in range(0, rows.shape[0], group):
+        chunk = rows[r : r + group, None, :]
+        pieces = [(chunk * MT[n : n + cols]).sum(-1) for n in range(0, N, cols)]
+        parts.append(pieces[0] if len(pieces) == 1 else torch.cat(pieces, dim=1))
+    out = parts[0] if len(parts) == 1 else torch.cat(parts)
+    return out.reshape(*lead, N)
 
 
 def _dense(kind: str, shape: tuple[int, ...], phi: np.ndarray, pinv: np.ndarray | None = None) -> Parametrization:

@@ -13,6 +13,16 @@ SGD uses ``torch._foreach_*`` kernels (one dispatch for all tensors of the list)
 PyTorch's fused Adam kernel (``torch._fused_adam_``, the kernel of ``torch.optim.Adam(fused=True)``):
 the same formula in one pass, equal to the single-tensor implementation up to rounding in the last
 bit (about 1e-16 relative in float64).
+
+Per-entry determinism: an entry's update must not depend on where it lies in its tensor (that is,
+on the other models). The kernels loop over a tensor in vectors and finish with a scalar tail,
+and a fused one may round differently in the two: ``_fused_adam_`` computes its tail with
+double-precision coefficients (measured: other bits for the last entries of a ``(K, 3)`` tensor),
+an ``add`` with ``alpha`` may use a fused multiply-add in one of them only. A tensor whose number
+of entries is a multiple of :data:`ALIGN` has no tail on any CPU, so every entry takes the same
+path: the trainer keeps the coordinates of a chunk in one ``(K, D)`` tensor with ``D`` a multiple
+of :data:`ALIGN`, and runs the optimizer on one intra-op thread (threads split a tensor at
+arbitrary positions).
 """
 
 from __future__ import annotations
@@ -22,6 +32,11 @@ import torch
 from eqlandscape.train.config import OptimizerConfig
 
 Tensor = torch.Tensor
+
+
+ALIGN = 64
+"""A multiple of every vector width (in entries) of PyTorch's CPU kernels: a tensor of ``n * ALIGN``
+entries has no scalar tail."""
 
 
 class Optimizer:
@@ -54,7 +69,8 @@ class Optimizer:
 
     def _adam(self, params: list[Tensor], grads: list[Tensor], lr: float) -> None:
         beta1, beta2 = self.config.betas
-        torch._foreach_add_(self.steps, 1)
+        for step in self.steps:
+            step.fill_(self.t)
         torch._fused_adam_(  # the fused kernel reads its tensors as contiguous memory
             params,
             [g.contiguous() for g in grads],

@@ -5,12 +5,17 @@ bound to the student's architecture. The trainer reads, for every chunk of model
 
 * :attr:`Strategy.phases`: the parametrization of every tensor (flat order) in each phase; phase 0
   at the start, phase ``p + 1`` from step ``switch_steps[p]`` on. At a switch the trainer maps each
-  model's full tensors into the new coordinates (orthogonal projection, exact when the new space
-  contains them: the function does not change) and restarts the optimizer state.
+  model's full tensors into the new coordinates (kept bit for bit when the new space contains them,
+  projected orthogonally otherwise) and restarts the optimizer state.
 * :meth:`Strategy.batch` ``(xt, yt, step, seeds)``: the batch a step trains on (samples-last layout,
   shared ``(n, B)`` or per-model ``(K, n, B)``); augmentation transforms it here.
 * :meth:`Strategy.regularize` ``(params, coords, full, grads)``: add the gradient of any extra loss
-  term to the coordinate gradients, in place.
+  term to the coordinate gradients, in place. ``coords`` are the coordinates the optimizer trains:
+  the tensor itself for identity coordinates, else the offset ``d`` from the phase's anchor
+  ``A`` (``W = A + phi(d)``, ``d = 0`` at the start of a phase; :mod:`eqlandscape.train.trainer`),
+  so a term of the coordinates themselves is best written in terms of ``full``. The gradients must
+  be computed per model with a fixed order of operations (elementwise operations, sums over a
+  model's own entries), so that a model's numbers do not depend on the others.
 
 New strategies subclass :class:`Strategy` and register with :func:`register_strategy` (and their
 config with :func:`~eqlandscape.train.config.register_strategy_config`); the trainer needs no
@@ -53,7 +58,8 @@ class Strategy:
     def regularize(
         self, params: tuple[Parametrization, ...], coords: list[Tensor], full: list[Tensor], grads: list[Tensor]
     ) -> None:
-        """Add the gradient of extra loss terms to ``grads`` (coordinates, flat order) in place."""
+        """Add the gradient of extra loss terms to ``grads`` (coordinates, flat order) in place
+        (``coords``: the trained coordinates, offsets from the anchors for non-identity ones)."""
 
 
 _STRATEGIES: dict[str, type[Strategy]] = {}
@@ -109,7 +115,9 @@ class Penalty(Strategy):
         self, params: tuple[Parametrization, ...], coords: list[Tensor], full: list[Tensor], grads: list[Tensor]
     ) -> None:
         for p, basis, t, g in zip(params, self.arch.bases, full, grads, strict=True):
-            g.add_(p.pullback(t - basis.project(t)), alpha=self.config.gamma)
+            # a multiply, then an add (not ``add_(..., alpha=gamma)``: a fused multiply-add in the
+            # vectorized kernel only would make a student's bits depend on its place in the tensor)
+            g.add_(p.pullback(t - basis.project(t)).mul_(self.config.gamma))
 
 
 @register_strategy("augmented")
@@ -127,10 +135,15 @@ class Augmented(Strategy):
         # (rho(g) x)[p[i]] = x[i]: row j of the image is row p^{-1}[j] of x.
         self._rows_in = torch.as_tensor(np.argsort(arch.rep_in.perms, axis=1))
         self._rows_out = torch.as_tensor(np.argsort(arch.rep_out.perms, axis=1))
+        self._last: tuple[Tensor, Tensor, tuple[Tensor, Tensor]] | None = None
 
     def batch(self, xt: Tensor, yt: Tensor, step: int, seeds: np.ndarray) -> tuple[Tensor, Tensor]:
         if self.config.samples is None:
-            return _transform(xt, self._rows_in), _transform(yt, self._rows_out)
+            # the same copies for the same batch (a full-batch run asks for them every step)
+            last = self._last
+            if last is None or last[0] is not xt or last[1] is not yt:
+                last = self._last = (xt, yt, (_transform(xt, self._rows_in), _transform(yt, self._rows_out)))
+            return last[2]
         elements = torch.as_tensor(
             model_rng.integers(seeds, f"augment/{step}", self.arch.rep_in.group.order, (self.config.samples,))
         )

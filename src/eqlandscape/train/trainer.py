@@ -1,29 +1,62 @@
 """The ensemble trainer: ``K`` students of one strategy at once, as batched tensor operations.
 
-The ``K`` students are split into chunks of models that are trained together (all steps of a
-chunk, then the next chunk): a chunk is sized so that its activations stay in the CPU cache, and
-there is no Python loop over models or seeds. Every random choice of a model (its initial
-weights, minibatch order, augmentation) comes from its seed alone (:mod:`eqlandscape.nn.rng`), so
-a model's trajectory does not depend on the chunking or on the other models.
+**Per-seed determinism.** A student's trajectory (its weights, curves and flags) is a function of
+its seed, the config and the data only: bit for bit the same on one machine and dtype whatever
+the number of other students, their order, the chunk size and the number of threads, and when
+the run is restarted from the student's recorded initial weights. What makes it so:
 
-One step of a chunk, with coordinates ``theta`` (one ``(C, dim)`` tensor per weight and bias):
+* every random choice of a student (initial weights, minibatch order, augmentation) comes from its
+  seed alone (:mod:`eqlandscape.nn.rng`);
+* every operation on a batch of students computes each student's numbers with the same operations
+  in the same order, whatever the batch: contractions are elementwise products and sums over a
+  student's own entries, never BLAS matrix products, whose summation order changes with the
+  shapes (:mod:`eqlandscape.nn.functional`, :mod:`eqlandscape.nn.parametrization`); tensors have
+  the student axis first and are contiguous (a reduction's path depends on the strides);
+* the coordinates of a chunk are one ``(K, D)`` tensor with ``D`` a multiple of
+  :data:`~eqlandscape.train.optim.ALIGN`: the optimizer's kernels, whose vectorized body and scalar
+  tail round differently, have no tail (:mod:`eqlandscape.train.optim`);
+* the kernels run on one intra-op thread (PyTorch splits a tensor between threads at positions
+  that depend on its size); the parallelism is across chunks, on ``workers`` threads;
+* a student does not change what happens to another: the step loop of a chunk stops early only
+  when none of its students trains any more, and a student that stops gets the rest of its
+  record at once, its state at the step it stopped (:meth:`_Chunk.stop`);
+* a student trains coordinates ``d`` of an offset from an anchor, ``W = A + phi(d)``, ``d = 0`` at
+  the start of a phase: the anchor is the student's initial full tensor itself when it lies in the
+  space (bit for bit), else its projection (which lies in the space exactly), so that restarting
+  from the recorded initial weights ``A`` gives the same ``W`` at every step. (Coordinates of
+  ``A`` itself cannot be exact: ``W = phi(theta)`` does not reach every tensor of the space in
+  floating point, for the ``orthonormal`` scale ``1 / sqrt(size)`` say.) Identity coordinates
+  (``free``) are the tensor itself and need no anchor.
 
-1. full tensors ``W = phi(theta)``; the strategy's batch; the per-model MSE loss and its gradient
-   in the full space by hand-written backpropagation (:mod:`eqlandscape.nn.functional`); pulled
-   back to the coordinates; the strategy adds the gradient of any extra loss term;
-2. a model whose loss is NaN/inf is flagged ``diverged`` and frozen at its last finite coordinates
-   (a non-finite gradient or an overflowing update shows in the next loss, and an update that made
-   the coordinates non-finite is undone); a model whose batch loss is at most ``loss_tol`` is
-   flagged ``converged`` and frozen. Frozen models keep their coordinates; the others go on;
-3. the optimizer updates every active model (:mod:`eqlandscape.train.optim`).
+One step, for every student of a chunk (:meth:`_Chunk.step`, in this order):
 
-Metrics are recorded before the update of steps ``0, r, 2r, ...`` and after the last step.
+1. phase switch (:meth:`_Chunk.switch_phase`): at a step of ``strategy.switch_steps`` the full
+   tensors become the anchors of the next phase's coordinates (the same function) and the
+   optimizer restarts;
+2. full tensors ``W = A + phi(d)`` (:meth:`_Phase.refresh`); the strategy's batch; the MSE loss and
+   its gradient in the full space by hand-written backpropagation
+   (:class:`~eqlandscape.nn.functional.Backprop`); pulled back to the coordinates
+   (:meth:`_Phase.pull_back`); the strategy's extra term (:meth:`_Chunk.loss_and_grads`);
+3. record (:meth:`_Chunk.record`) at steps ``0, r, 2r, ...`` and the last step: the metrics of ``W``
+   and of this gradient, for the students still training;
+4. stop (:meth:`_Chunk.stop`): a student whose loss is NaN/inf is flagged ``diverged`` and frozen
+   at its last finite coordinates (an update that made the coordinates non-finite is undone); one
+   whose batch loss is at most ``loss_tol`` is flagged ``converged`` and frozen. A frozen student's
+   remaining record columns get its state at this step;
+5. update (:meth:`_Chunk.update`): the optimizer updates every student; the frozen ones are put
+   back to their coordinates.
+
+The students are split into chunks (:func:`_chunk_size`: as many as keep the activations in the
+CPU cache, and enough chunks for the workers) trained one after the other or concurrently
+(:func:`_run_chunks`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,11 +67,11 @@ import eqlandscape
 from eqlandscape.errors import ConfigError
 from eqlandscape.nn import Ensemble, MLPArchitecture, Parametrization
 from eqlandscape.nn import rng as model_rng
-from eqlandscape.nn.functional import Workspace, as_samples_last, loss_and_grad_t, loss_t
+from eqlandscape.nn.functional import Backprop, Workspace, as_samples_last, forward_t, loss_t
 from eqlandscape.tasks import TeacherStudentTask
-from eqlandscape.train.config import TrainConfig
+from eqlandscape.train.config import OptimizerConfig, TrainConfig
 from eqlandscape.train.metrics import EquivarianceProbe, distance_to_equivariant
-from eqlandscape.train.optim import Optimizer
+from eqlandscape.train.optim import ALIGN, Optimizer
 from eqlandscape.train.results import CURVES, TrainResult
 from eqlandscape.train.strategies import Strategy, build_strategy
 
@@ -63,6 +96,7 @@ class _Run:
     config: TrainConfig
     arch: MLPArchitecture
     strategy: Strategy
+    seeds: np.ndarray  # (K,)
     initial: list[Tensor]  # flat order, (K, *shape)
     train: tuple[Tensor, Tensor]  # samples last: (n_0, N), (n_L, N)
     test: tuple[Tensor, Tensor]
@@ -94,104 +128,230 @@ class _Batches:
         return self.xt[:, idx].transpose(0, 1), self.yt[:, idx].transpose(0, 1)
 
 
-def _chunk_size(config: TrainConfig, arch: MLPArchitecture, batch: int) -> int:
+def _chunk_size(config: TrainConfig, arch: MLPArchitecture, batch: int, K: int, workers: int) -> int:
+    """``config.chunk_size``, or as many students as fit :data:`_CHUNK_BYTES` of activations, and
+    no more than give every worker a chunk."""
     if config.chunk_size is not None:
         return config.chunk_size
     itemsize = 4 if config.dtype == "float32" else 8
     per_model = 4 * batch * sum(arch.widths[1:]) * itemsize
-    return int(np.clip(_CHUNK_BYTES // per_model, 1, 4096))
+    fits = int(np.clip(_CHUNK_BYTES // per_model, 1, 4096))
+    return max(1, min(fits, -(-K // workers)))
+
+
+class _Phase:
+    """The state of a chunk's students in one phase.
+
+    The coordinates of all tensors are one tensor ``theta (K, D)`` (what the optimizer updates,
+    ``D`` padded to a multiple of :data:`~eqlandscape.train.optim.ALIGN`), their gradient
+    ``grad (K, D)``; per tensor (flat order) its parametrization, its full tensor and the loss's
+    gradient in the full space, all persistent (views kept from step to step): views of ``theta``
+    and ``grad`` for identity coordinates, else buffers that :meth:`refresh` and :meth:`pull_back`
+    recompute, ``W = A + phi(theta)`` with the anchors ``A``. The tensors whose ``phi`` has one
+    entry per column (``orbit``, ``orthonormal``, masked ``free``) are done together: their
+    coordinates come first in ``theta``, their full tensors are views of one buffer, and a refresh
+    or a pullback of all of them is a gather, a multiply and (pullback) a sum."""
+
+    def __init__(self, params: tuple[Parametrization, ...], full: list[Tensor], optimizer: OptimizerConfig) -> None:
+        self.params = params
+        K = full[0].shape[0]
+        like = full[0]
+        maps = [None if p.phi is None else p.gather_maps() for p in params]
+        sparse = [t for t, m in enumerate(maps) if m is not None]
+        order = sparse + [t for t, p in enumerate(params) if t not in sparse]  # coordinates in theta
+        offsets = dict(zip(order, np.cumsum([0] + [params[t].dim for t in order]).tolist(), strict=False))
+        total = sum(p.dim for p in params)
+        width = -(-total // ALIGN) * ALIGN  # padded: no scalar tail in the optimizer's kernels
+        self.theta = like.new_zeros((K, width))
+        self.grad = like.new_zeros((K, width))
+        self.coords = [self.theta[:, offsets[t] : offsets[t] + p.dim] for t, p in enumerate(params)]
+        self.grads = [self.grad[:, offsets[t] : offsets[t] + p.dim] for t, p in enumerate(params)]
+        # the gathered tensors: full tensors and their gradients as views of (K, n_sparse) buffers
+        n_sparse = self.n_sparse = sum(params[t].numel for t in sparse)
+        self.sparse_full = like.new_empty((K, n_sparse))
+        self.sparse_grads = like.new_empty((K, n_sparse))
+        self.sparse_anchor = like.new_empty((K, n_sparse))
+        self.sparse_gathered = like.new_empty((K, n_sparse))
+        self.sparse_dim = sum(params[t].dim for t in sparse)
+        member_width = max([m["members"].shape[1] for m in maps if m is not None], default=1)
+        row = np.zeros(n_sparse, dtype=np.int64)
+        value = np.zeros(n_sparse)
+        members = np.zeros((self.sparse_dim, member_width), dtype=np.int64)
+        member_phi = np.zeros((self.sparse_dim, member_width))
+        self.anchors: list[Tensor | None] = [None] * len(params)  # the dense ones
+        self.full: list[Tensor] = [like] * len(params)
+        self.full_grads: list[Tensor] = [like] * len(params)
+        at = 0
+        for t, (p, m, f, c, g) in enumerate(zip(params, maps, full, self.coords, self.grads, strict=True)):
+            if p.phi is None:
+                c.copy_(p.from_full(f))
+                self.full[t], self.full_grads[t] = c.view(K, *p.shape), g.view(K, *p.shape)
+                continue
+            # ``+ 0`` turns -0 into +0, so that ``A + phi(0)`` is ``A`` bit for bit
+            anchor = p.onto(f).add_(0.0)
+            if m is None:
+                self.anchors[t] = anchor
+                self.full[t] = torch.empty_like(anchor)
+                self.full_grads[t] = torch.empty_like(anchor)
+                continue
+            n, d, width_t = p.numel, p.dim, m["members"].shape[1]
+            self.sparse_anchor[:, at : at + n] = anchor.reshape(K, n)
+            self.full[t] = self.sparse_full[:, at : at + n].view(K, *p.shape)
+            self.full_grads[t] = self.sparse_grads[:, at : at + n].view(K, *p.shape)
+            row[at : at + n] = offsets[t] + m["row"] if d else 0  # no coordinates: value 0
+            value[at : at + n] = m["value"]
+            members[offsets[t] : offsets[t] + d, :width_t] = at + m["members"]
+            member_phi[offsets[t] : offsets[t] + d, :width_t] = m["member_phi"]
+            at += n
+        self.sparse_row = torch.as_tensor(row, device=like.device)
+        self.sparse_value = torch.as_tensor(value, dtype=like.dtype, device=like.device)
+        self.sparse_members = torch.as_tensor(members.reshape(-1), device=like.device)
+        self.sparse_member_phi = torch.as_tensor(member_phi, dtype=like.dtype, device=like.device)
+        self.sparse_products = like.new_empty((K, self.sparse_dim, member_width))
+        self.sparse_products_flat = self.sparse_products.view(K, -1)
+        self.sparse_coordinate_grads = self.grad[:, : self.sparse_dim]
+        self.optimizer = Optimizer(optimizer, [self.theta])
+        self.previous = self.theta.clone()
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Recompute the full tensors of anchored coordinates: ``W = A + phi(theta)``."""
+        if self.n_sparse:
+            torch.index_select(self.theta, 1, self.sparse_row, out=self.sparse_gathered)
+            torch.addcmul(self.sparse_anchor, self.sparse_gathered, self.sparse_value, out=self.sparse_full)
+        for p, c, a, f in zip(self.params, self.coords, self.anchors, self.full, strict=True):
+            if a is not None:
+                p.to_full(c, a, out=f)
+
+    def pull_back(self) -> None:
+        """The coordinate gradient of anchored coordinates from their full-space gradient."""
+        if self.sparse_dim:
+            torch.index_select(self.sparse_grads, 1, self.sparse_members, out=self.sparse_products_flat)
+            torch.sum(self.sparse_products.mul_(self.sparse_member_phi), -1, out=self.sparse_coordinate_grads)
+        for p, a, fg, g in zip(self.params, self.anchors, self.full_grads, self.grads, strict=True):
+            if a is not None:
+                p.pullback(fg, out=g)
 
 
 class _Chunk:
-    """Trains the models ``sl`` of a run through all steps, recording into ``out``."""
+    """Trains the students ``sl`` of a run through all steps, recording into ``out``."""
 
     def __init__(self, run: _Run, sl: slice, out: dict[str, np.ndarray]) -> None:
         self.run, self.sl, self.out = run, sl, out
-        self.seeds = run.config.seeds[sl]
-        self.phase = 0
-        self.params: tuple[Parametrization, ...] = run.strategy.phases[0]
-        self.coords = [p.from_full(t[sl]) for p, t in zip(self.params, run.initial, strict=True)]
-        # a copy: the identity parametrization's ``to_full`` is a view of the coordinates that the
-        # optimizer updates in place (no copy on the hot path)
-        self.initial = [p.to_full(c).clone() for p, c in zip(self.params, self.coords, strict=True)]
-        self.final: list[Tensor] = []
+        self.seeds = run.seeds[sl]
         K = len(self.seeds)
-        device = self.coords[0].device
+        self.phase = 0
+        self.state = _Phase(run.strategy.phases[0], [t[sl] for t in run.initial], run.config.optimizer)
+        self.initial = [t.clone() for t in self.state.full]
+        self.final: list[Tensor] = []
+        device = self.state.theta.device
         self.active = torch.ones(K, dtype=torch.bool, device=device)
         self.converged = torch.zeros_like(self.active)
         self.diverged = torch.zeros_like(self.active)
         self.steps_taken = torch.full((K,), run.config.steps, dtype=torch.long, device=device)
-        self.any_frozen = False
-        self.workspaces = {name: Workspace() for name in ("step", "train", "test", "probe")}
-        self._restart_optimizer()
+        self.n_active = K
+        self.live = np.ones(K, dtype=bool)  # the students whose record columns are still to write
+        self.next_record = 0  # the record column of the next record step
+        self.batches = _Batches(run.train, run.config.batch_size, self.seeds)
+        self._backprop: dict[tuple[int, int], Backprop] = {}  # by (phase, number of samples)
+        self.workspaces = {name: Workspace() for name in ("train", "test", "probe")}
+        self.output_rms = np.zeros(0)
 
-    def _restart_optimizer(self) -> None:
-        self.optimizer = Optimizer(self.run.config.optimizer, self.coords)
-        self.previous = [c.clone() for c in self.coords]
+    # ------------------------------------------------------------------ the step loop
+    def train(self) -> None:
+        """All steps of the chunk; stops early only when no student trains any more."""
+        steps = self.run.config.steps
+        for step in range(steps + 1):
+            self.step(step)
+            if not self.n_active:
+                break
+        self.switch_phase(steps)  # a chunk that stopped early ends in the run's last phase, like the others
+        self.final = [t.clone() for t in self.state.full]
+        self._finish()
 
-    def _advance(self, step: int) -> None:
-        """Switch to every phase that starts at or before ``step`` (the same function, new coordinates)."""
+    def step(self, step: int) -> None:
+        """Step ``step`` of every student of the chunk: the order of operations of each student."""
+        self.switch_phase(step)  # 1. a new phase's coordinates (at the strategy's switch steps)
+        self.state.refresh()  # 2. the full tensors W = A + phi(d),
+        loss = self.loss_and_grads(step)  # the batch loss and the gradient in coordinates
+        if step == self.run.record_steps[self.next_record]:
+            self.record()  # 3. the metrics of W and the gradient, for the students still training
+        if step == self.run.config.steps:
+            return  # the last step only records
+        self.stop(step, loss)  # 4. freeze diverged and converged students, fill their records
+        if self.n_active:
+            self.update(step)  # 5. the optimizer's update; frozen students keep their coordinates
+
+    def switch_phase(self, step: int) -> None:
+        """Switch to every phase that starts at or before ``step`` (the same functions, new coordinates)."""
         switch_steps = self.run.strategy.switch_steps
         while self.phase < len(switch_steps) and step >= switch_steps[self.phase]:
-            full = [p.to_full(c) for p, c in zip(self.params, self.coords, strict=True)]
             self.phase += 1
-            self.params = self.run.strategy.phases[self.phase]
-            self.coords = [p.from_full(t) for p, t in zip(self.params, full, strict=True)]
-            self._restart_optimizer()
+            self.state.refresh()
+            self.state = _Phase(self.run.strategy.phases[self.phase], self.state.full, self.run.config.optimizer)
 
-    def train(self) -> None:
-        run, cfg, arch, strategy = self.run, self.run.config, self.run.arch, self.run.strategy
-        batches = _Batches(run.train, cfg.batch_size, self.seeds)
-        record = 0
-        for step in range(cfg.steps + 1):
-            self._advance(step)
-            full = [p.to_full(c) for p, c in zip(self.params, self.coords, strict=True)]
-            xt, yt = strategy.batch(*batches(step), step, self.seeds)
-            weights, biases = arch.split(full)
-            loss, gw, gb = loss_and_grad_t(weights, biases, xt, yt, arch.activation, self.workspaces["step"])
-            grads = [p.pullback(g) for p, g in zip(self.params, arch.join(gw, gb), strict=True)]
-            strategy.regularize(self.params, self.coords, full, grads)
-            if step == run.record_steps[record]:
-                self._record(record, full, grads)
-                record += 1
-            if step == cfg.steps:
-                break
-            if not bool(torch.isfinite(loss).all()):
-                self._freeze(self.active & ~torch.isfinite(loss), self.diverged, step)
-            if cfg.loss_tol is not None:
-                self._freeze(self.active & (loss <= cfg.loss_tol), self.converged, step)
-            if self.any_frozen and not bool(self.active.any()):  # nothing moves any more
-                full = [p.to_full(c) for p, c in zip(self.params, self.coords, strict=True)]
-                self._record(slice(record, None), full, grads)
-                break
-            torch._foreach_copy_(self.previous, self.coords)
-            self.optimizer.step(self.coords, grads, cfg.schedule.lr(cfg.optimizer.lr, step, cfg.steps))
-            if self.any_frozen:
-                keep = self.active[:, None]
-                for c, prev in zip(self.coords, self.previous, strict=True):
-                    c.copy_(torch.where(keep, c, prev))
-        self.final = full
-        self._advance(cfg.steps)  # a chunk that stopped early ends in the run's last phase, like the others
-        self.workspaces.clear()  # the buffers of a finished chunk
+    def loss_and_grads(self, step: int) -> Tensor:
+        """The batch loss ``(K,)`` at the full tensors and the gradient of the objective in
+        coordinates (into ``state.grad``)."""
+        state, strategy = self.state, self.run.strategy
+        xt, yt = strategy.batch(*self.batches(step), step, self.seeds)
+        key = (self.phase, xt.shape[-1])
+        backprop = self._backprop.get(key)
+        if backprop is None:
+            arch = self.run.arch
+            (weights, biases), (grad_w, grad_b) = arch.split(state.full), arch.split(state.full_grads)
+            backprop = Backprop(weights, biases, grad_w, grad_b, arch.activation, xt.shape[-1])
+            self._backprop = {key: backprop}  # the one of an earlier phase is done with
+        loss = backprop(xt, yt)
+        state.pull_back()
+        strategy.regularize(state.params, state.coords, state.full, state.grads)
+        return loss
 
-    def _freeze(self, which: Tensor, flag: Tensor, step: int) -> None:
-        """Models ``which`` stop at ``step`` with ``flag`` set. A model stopped for a non-finite loss
-        whose coordinates are no longer finite (the last update overflowed) goes back to the
-        coordinates before that update: the last finite ones."""
-        if not bool(which.any()):
+    def record(self) -> None:
+        """Write the metrics of the current state into the next record column, for the students
+        still training."""
+        column = slice(self.next_record, self.next_record + 1)
+        self._write(self._metrics(self.state.full, self.state.grads), np.flatnonzero(self.live), column)
+        self.next_record += 1
+
+    def stop(self, step: int, loss: Tensor) -> None:
+        """Freeze the students whose loss is not finite (``diverged``) or at most ``loss_tol``
+        (``converged``) at ``step``; write their state into all their remaining record columns."""
+        tol = self.run.config.loss_tol
+        if tol is None and self.n_active == self.active.numel() and math.isfinite(float(loss.sum())):
+            return  # the quick test: every loss finite (their sum would not be)
+        diverged = self.active & ~torch.isfinite(loss)
+        stopping = diverged if tol is None else diverged | (self.active & (loss <= tol))
+        if not bool(stopping.any()):
             return
-        if flag is self.diverged:
-            finite = torch.stack([torch.isfinite(c).all(dim=1) for c in self.coords]).all(dim=0)
-            back = (which & ~finite)[:, None]
-            for c, prev in zip(self.coords, self.previous, strict=True):
-                c.copy_(torch.where(back, prev, c))
-        flag |= which
-        self.active &= ~which
-        self.steps_taken[which] = step
-        self.any_frozen = True
+        state = self.state
+        if bool(diverged.any()):
+            # an update that made the coordinates non-finite is undone: back to the last finite ones
+            back = (diverged & ~torch.isfinite(state.theta).all(dim=1))[:, None]
+            state.theta.copy_(torch.where(back, state.previous, state.theta))
+            state.refresh()
+            self.diverged |= diverged
+        self.converged |= stopping & ~diverged
+        self.active &= ~stopping
+        self.steps_taken[stopping] = step
+        rows = torch.nonzero(stopping).reshape(-1)
+        self.n_active -= int(rows.numel())
+        if self.next_record < self.run.record_steps.size:
+            metrics = self._metrics([f[rows] for f in state.full], [g[rows] for g in state.grads])
+            self._write(metrics, rows.cpu().numpy(), slice(self.next_record, None))
+        self.live[rows.cpu().numpy()] = False
 
-    def _record(self, r: int | slice, full: list[Tensor], grads: list[Tensor]) -> None:
-        """Write the metrics of the current state into record column(s) ``r``."""
+    def update(self, step: int) -> None:
+        """One optimizer step for every student; the frozen ones keep their coordinates."""
+        cfg, state = self.run.config, self.state
+        state.previous.copy_(state.theta)
+        state.optimizer.step([state.theta], [state.grad], cfg.schedule.lr(cfg.optimizer.lr, step, cfg.steps))
+        if self.n_active < self.active.numel():
+            state.theta.copy_(torch.where(self.active[:, None], state.theta, state.previous))
+
+    # ------------------------------------------------------------------ records
+    def _metrics(self, full: list[Tensor], grads: list[Tensor]) -> dict[str, Tensor]:
+        """The recorded quantities of the students whose tensors are ``full`` and gradients ``grads``."""
         run, arch = self.run, self.run.arch
         weights, biases = arch.split(full)
         values = {
@@ -203,9 +363,36 @@ class _Chunk:
         }
         if run.config.record_weights:
             values.update({f"weights/{t}": tensor for t, tensor in enumerate(full)})
+        return values
+
+    def _write(self, values: dict[str, Tensor], rows: np.ndarray, columns: slice) -> None:
+        """Write ``values`` (one entry per row of ``rows``, or per student of the chunk) of the
+        students ``rows`` (positions in the chunk) into the record ``columns``."""
         for name, v in values.items():
-            array = v.cpu().numpy()
-            self.out[name][self.sl, r] = array[:, None] if isinstance(r, slice) else array
+            array = _canonical_nan(v.cpu().numpy())
+            if array.shape[0] != rows.size:
+                array = array[rows]
+            target = self.out[name][self.sl]
+            target[rows, columns] = array[:, None]
+
+    def _finish(self) -> None:
+        """Flags and output RMS of the final students; free the buffers."""
+        for name in ("converged", "diverged", "steps_taken"):
+            self.out[name][self.sl] = getattr(self, name).cpu().numpy()
+        arch = self.run.arch
+        weights, biases = arch.split(self.final)
+        outputs = forward_t(weights, biases, self.run.test[0], arch.activation, self.workspaces["test"])[0][-1]
+        flat = outputs.reshape(outputs.shape[0], -1)
+        self.output_rms = _canonical_nan((torch.linalg.vecdot(flat, flat) / flat.shape[1]).sqrt().cpu().numpy())
+        self.workspaces.clear()
+        self._backprop.clear()
+
+
+def _canonical_nan(array: np.ndarray) -> np.ndarray:
+    """``array`` with every NaN the canonical one. The bits of a NaN depend on the kernel's path:
+    ``torch.maximum`` gives an all-ones NaN in its vectorized body and the canonical NaN in its
+    scalar tail, so a diverged student's NaN would depend on its place in the chunk."""
+    return np.where(np.isnan(array), np.nan, array) if array.dtype.kind == "f" else array
 
 
 def train(
@@ -219,27 +406,45 @@ def train(
     ``task`` with ``config.strategy``; return a :class:`TrainResult`.
 
     ``initial`` (full tensors in flat order, each ``(K, *shape)``) replaces the seeded initialization;
-    each is projected onto the strategy's starting space. Raises :class:`ConfigError` when the
-    student does not fit the task, ``initial`` does not fit the student, or the device is unavailable.
+    a tensor that lies in the strategy's starting space is kept exactly, the others are projected
+    onto it. The recorded ``initial_weights`` / ``initial_biases`` are the tensors the students start
+    from: passed back as ``initial``, they give the same run bit for bit. Raises
+    :class:`ConfigError` when the student does not fit the task, ``initial`` does not fit the
+    student, or the device is unavailable.
     """
+    return _train(task, config, student, initial, config.seeds)
+
+
+def _train(
+    task: TeacherStudentTask,
+    config: TrainConfig,
+    student: MLPArchitecture | None,
+    initial: Sequence[Tensor | np.ndarray] | None,
+    seeds: np.ndarray,
+) -> TrainResult:
+    """:func:`train` with the students' seeds given (any int64 array of ``config.n_models`` seeds)."""
     arch = task.arch if student is None else student
     task.check_student(arch)
     device = _device(config.device)
     dtype = torch.float32 if config.dtype == "float32" else torch.float64
-    K = config.n_models
+    seeds = np.asarray(seeds, dtype=np.int64).reshape(-1)
+    K = seeds.size
     if initial is None:
-        initial = arch.init_full(config.seeds, config.init, config.init_scale)
+        initial = arch.init_full(seeds, config.init, config.init_scale)
     shapes = [tuple(np.shape(t)) for t in initial]
     if shapes != [(K, *s) for s in arch.shapes]:
         raise ConfigError(f"initial tensors of shapes {shapes} do not fit {K} students {arch}")
 
     def on_device(t: Tensor | np.ndarray) -> Tensor:
-        return torch.as_tensor(t).to(device=device, dtype=dtype)
+        # contiguous: a kernel's path (and summation order) depends on the memory layout, and
+        # ``(K, ...)`` tensors with the model axis first give every model the same one
+        return torch.as_tensor(t).to(device=device, dtype=dtype).contiguous()
 
     run = _Run(
         config=config,
         arch=arch,
         strategy=build_strategy(config.strategy, arch),
+        seeds=seeds,
         initial=[on_device(t) for t in initial],
         train=(on_device(as_samples_last(task.x_train)), on_device(as_samples_last(task.y_train))),
         test=(on_device(as_samples_last(task.x_test)), on_device(as_samples_last(task.y_test))),
@@ -252,14 +457,33 @@ def train(
     if config.record_weights:
         out.update({f"weights/{t}": np.zeros((K, R, *s)) for t, s in enumerate(arch.shapes)})
     batch = task.x_train.shape[0] if config.batch_size is None else min(config.batch_size, task.x_train.shape[0])
-    chunk = _chunk_size(config, arch, batch)
-    jobs = [_Chunk(run, slice(start, min(start + chunk, K)), out) for start in range(0, K, chunk)]
     workers = (config.workers or torch.get_num_threads()) if device.type == "cpu" else 1
-    _run_chunks(jobs, workers)
-    for job in jobs:
-        for name in ("converged", "diverged", "steps_taken"):
-            out[name][job.sl] = getattr(job, name).cpu().numpy()
-    return _result(task, run, out, jobs)
+    chunk = _chunk_size(config, arch, batch, K, workers)
+    with _one_intra_op_thread(device):
+        jobs = [_Chunk(run, slice(start, min(start + chunk, K)), out) for start in range(0, K, chunk)]
+        _run_chunks(jobs, workers)
+        return _result(task, run, out, jobs)
+
+
+@contextmanager
+def _one_intra_op_thread(device: torch.device) -> Iterator[None]:
+    """Run PyTorch's CPU kernels on one intra-op thread (restored afterwards): with more, a kernel
+    splits its tensor between threads at positions that depend on the tensor's size, and a student's
+    numbers on the chunk it is in."""
+    if device.type != "cpu":
+        yield
+        return
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train_chunk(job: _Chunk) -> None:
+    torch.set_num_threads(1)  # a new thread reads the setting when it first runs a kernel; make sure
+    job.train()
 
 
 def _run_chunks(jobs: list[_Chunk], workers: int) -> None:
@@ -269,14 +493,9 @@ def _run_chunks(jobs: list[_Chunk], workers: int) -> None:
         for job in jobs:
             job.train()
         return
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            for done in pool.map(_Chunk.train, jobs):
-                assert done is None
-    finally:
-        torch.set_num_threads(threads)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for done in pool.map(_train_chunk, jobs):
+            assert done is None
 
 
 def _cat(tensors: list[list[Tensor]]) -> list[np.ndarray]:
@@ -286,17 +505,18 @@ def _cat(tensors: list[list[Tensor]]) -> list[np.ndarray]:
 
 def _result(task: TeacherStudentTask, run: _Run, out: dict[str, np.ndarray], jobs: list[_Chunk]) -> TrainResult:
     cfg, arch = run.config, run.arch
-    coords = [torch.cat(cs) for cs in zip(*(job.coords for job in jobs), strict=True)]
-    ensemble = Ensemble(arch, jobs[0].params, coords, cfg.seeds)
-    final = _cat([job.final for job in jobs])
+    params = jobs[0].state.params
+    final_tensors = [torch.cat(ts) for ts in zip(*(job.final for job in jobs), strict=True)]
+    coords = [p.from_full(t) for p, t in zip(params, final_tensors, strict=True)]
+    ensemble = Ensemble(arch, params, coords, run.seeds)
+    final = [t.detach().cpu().numpy() for t in final_tensors]
     initial = _cat([job.initial for job in jobs])
-    outputs = ensemble(task.x_test.to(dtype=ensemble.dtype, device=ensemble.device))
-    output_rms = outputs.reshape(outputs.shape[0], -1).pow(2).mean(dim=1).sqrt().cpu().numpy()
+    output_rms = np.concatenate([job.output_rms for job in jobs])
     label_rms = float(task.y_test.pow(2).mean().sqrt())
     test_loss = out["test_loss"][:, -1]
     table = pd.DataFrame(
         {
-            "seed": cfg.seeds,
+            "seed": run.seeds,
             "strategy": cfg.strategy.name,
             "parametrization": cfg.strategy.parametrization_label,
             "optimizer": cfg.optimizer.name,
