@@ -11,8 +11,11 @@ float32. Measured in one run, as time per student-step:
 (c) ``eqlandscape.train.train`` (free students, the model of (a) and (b); and constrained
     ``orthonormal`` students).
 
-Then the peak resident memory (``ru_maxrss``) of a fresh process that trains ``K = 10,000``
-students on the demo problem with (c). Prints the ratios; asserts nothing.
+Then (d) the time per student-step of (c) for ``K = 128`` students (the size of ``eqlandscape demo
+--students 128``) on a quiet machine and under a background load the benchmark starts itself: two
+busy processes, as many as this machine has cores (target: at most 2x slower); and (e) the peak
+resident memory (``ru_maxrss``) of a fresh process that trains ``K = 100,000`` students for 200 steps on
+the demo problem with (c) (target: under 3 GiB). Prints the ratios; asserts nothing.
 
     python benchmarks/bench_ensemble.py            # about two minutes on 2 cores
     python benchmarks/bench_ensemble.py --quick    # fewer steps, a smoke run
@@ -133,7 +136,8 @@ def main() -> None:
     a_students, a_steps = (1, 300) if quick else (2, 3000)
     b_students, b_steps = (1000, 20) if quick else (1000, 200)
     c_students, c_steps = (512, 300) if quick else (512, 3000)
-    memory_students, memory_steps = (10_000, 30) if quick else (10_000, 300)
+    memory_students, memory_steps = (10_000, 30) if quick else (100_000, 200)
+    load_students, load_steps = (128, 200) if quick else (128, 1000)
 
     t_a, threads_a = _best_of_thread_settings(loop_of_modules, x, y, a_students, a_steps)
     print(f"(a) loop of nn.Module + Adam, {a_students} x {a_steps} steps ({threads_a} thread): {t_a * 1e6:10.1f} us")
@@ -147,6 +151,20 @@ def main() -> None:
     print(f"speed-up of (c) free over (b): {t_b / t_free:7.1f}x")
     print(f"speed-up of (c) orthonormal over (a): {t_a / t_eq:7.0f}x, over (b): {t_b / t_eq:5.1f}x")
 
+    quiet = ensemble_trainer(task, "constrained", load_students, load_steps)
+    busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
+    try:
+        time.sleep(0.5)
+        loaded = ensemble_trainer(task, "constrained", load_students, load_steps)
+    finally:
+        for p in busy:
+            p.kill()
+            p.wait()
+    print(
+        f"\n(d) orthonormal, K={load_students}, {load_steps} steps: quiet {quiet * 1e6:.2f} us, under two busy "
+        f"processes {loaded * 1e6:.2f} us: slowdown {loaded / quiet:.2f}x (target: at most 2x)"
+    )
+
     child = subprocess.run(
         [sys.executable, __file__, "--memory-child", str(memory_students), str(memory_steps)],
         capture_output=True,
@@ -156,8 +174,8 @@ def main() -> None:
     peak, seconds, success = child.stdout.split()
     per_step = float(seconds) / (memory_students * memory_steps)
     print(
-        f"\nK={memory_students} students, {memory_steps} steps, fresh process: peak RSS {int(peak) / 2**30:.2f} GiB "
-        f"(target: under 4 GiB); {float(seconds):.1f} s, {per_step * 1e6:.2f} us/student-step, "
+        f"(e) K={memory_students} students, {memory_steps} steps, fresh process: peak RSS {int(peak) / 2**30:.2f} GiB "
+        f"(target: under 3 GiB); {float(seconds):.1f} s, {per_step * 1e6:.2f} us/student-step, "
         f"success {float(success):.0%}"
     )
 

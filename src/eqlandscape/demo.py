@@ -18,6 +18,7 @@ permutation aligning its hidden neurons with the teacher's.
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Callable
@@ -34,7 +35,7 @@ from eqlandscape.files import write_result_dir
 from eqlandscape.symmetry import BarrierAnalysis, analyze_barriers
 from eqlandscape.symmetry.annotate import annotate
 from eqlandscape.tasks import demo_task
-from eqlandscape.train import TrainConfig, TrainResult, train
+from eqlandscape.train import TrainConfig, TrainProgress, TrainResult, train
 from eqlandscape.train.config import Config
 
 SIDES = ("+", "-", "on")
@@ -59,6 +60,7 @@ class DemoConfig(Config):
     side_tol: float = Field(1e-3, ge=0, allow_inf_nan=False)
     dead_tol: float = Field(0.05, ge=0, allow_inf_nan=False)
     record_every: int = Field(25, ge=1)
+    workers: int | None = Field(None, ge=1)
 
     def arms(self) -> dict[str, TrainConfig]:
         """One training config per arm, keyed by a readable label."""
@@ -69,6 +71,7 @@ class DemoConfig(Config):
             "first_seed": self.seed,
             "steps": self.steps,
             "record_every": self.record_every,
+            "workers": self.workers,
             "success_tol": self.success_tol,
             "dead_tol": self.dead_tol,
         }
@@ -184,9 +187,14 @@ def escapes(students: pd.DataFrame, teacher_side: str) -> pd.DataFrame:
     return escaped.groupby(keys, sort=False).size().rename("students").reset_index()
 
 
-def run_demo(config: DemoConfig | None = None, progress: Callable[[str, float], None] | None = None) -> DemoResult:
+def run_demo(
+    config: DemoConfig | None = None,
+    progress: Callable[[str, float], None] | None = None,
+    on_step: Callable[[str, TrainProgress], None] | None = None,
+) -> DemoResult:
     """Train every arm of the demo and classify its students. ``progress(label, seconds)`` is called
-    after each arm. An interrupt (``KeyboardInterrupt``) after at least one arm has finished ends the
+    after each arm, ``on_step(label, progress)`` while an arm trains (a :class:`~eqlandscape.train.TrainProgress`).
+    An interrupt (``KeyboardInterrupt``) after at least one arm has finished ends the
     run early with the finished arms (``partial=True``); before that, it propagates."""
     config = config or DemoConfig()
     task = demo_task(config.n_train, config.n_test, seed=config.data_seed)
@@ -195,7 +203,8 @@ def run_demo(config: DemoConfig | None = None, progress: Callable[[str, float], 
     try:
         for label, train_config in config.arms().items():
             start = time.perf_counter()
-            result = train(task, train_config)
+            report = None if on_step is None else functools.partial(on_step, label)
+            result = train(task, train_config, progress=report)
             frame = classify(result, config.side_tol).assign(arm=label)
             results[label], seconds[label] = result, time.perf_counter() - start
             frames.append(frame)

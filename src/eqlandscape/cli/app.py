@@ -6,6 +6,7 @@ on stderr and exits with code 2, without a traceback.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import re
@@ -19,6 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from eqlandscape import __version__
+from eqlandscape.cli.progress import TrainingBar
 from eqlandscape.cli.summaries import basis_summary, group_summary
 from eqlandscape.errors import EqlandscapeError
 from eqlandscape.files import check_output_dir
@@ -34,6 +36,17 @@ app = typer.Typer(
 )
 console = Console() if sys.stdout.isatty() else Console(width=140)  # wide tables stay whole in pipes and files
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of tables.")]
+QuietFlag = Annotated[
+    bool, typer.Option("--quiet", help="No progress bar (there is none when stdout is not a terminal).")
+]
+ThreadsOption = Annotated[
+    int | None,
+    typer.Option(
+        "--threads",
+        help="Chunks of students trained at once, each on one thread [default: the cores PyTorch uses]. "
+        "A student's numbers do not depend on it.",
+    ),
+]
 ForceFlag = Annotated[bool, typer.Option("--force", help="Replace the results of an earlier run in --out.")]
 DEMO_DIR = Path("eqlandscape-demo")
 
@@ -296,12 +309,14 @@ def demo(
         typer.Option(help="Directory for students.csv, summary.json, loss_curves.png [default: eqlandscape-demo]."),
     ] = None,
     force: ForceFlag = False,
+    threads: ThreadsOption = None,
+    quiet_: QuietFlag = False,
     json_: JsonFlag = False,
 ):
     """Train students of the S3 teacher under each strategy and report who crosses the barrier a = b."""
     from eqlandscape.demo import DemoConfig, escapes, run_demo, write_outputs
 
-    config = DemoConfig(students=students, steps=steps, seed=seed)
+    config = DemoConfig(students=students, steps=steps, seed=seed, workers=threads)
     quiet = Console(stderr=True, quiet=json_)
     # the default directory is the demo's own: rerunning README's first command replaces it
     out_dir = check_output_dir(DEMO_DIR if out is None else out, force=force or out is None)
@@ -311,7 +326,10 @@ def demo(
         f"demo: S3, natural -> natural -> trivial, ReLU, teacher W = I - 0.2 (J - I); {students} students "
         f"per arm, {steps} full-batch steps"
     )
-    result = run_demo(config, progress=lambda label, sec: quiet.print(f"  trained {label:<30} {sec:6.1f} s"))
+    with TrainingBar.for_stdout(quiet_ or json_) as bar:
+        result = run_demo(
+            config, progress=lambda label, sec: quiet.print(f"  trained {label:<30} {sec:6.1f} s"), on_step=bar.update
+        )
     paths = write_outputs(result, out_dir)
     if result.partial:
         raise Interrupted(f"interrupted; kept the {len(result.results)} finished arm(s) in {out_dir}/ (partial)")
@@ -392,6 +410,8 @@ def train_command(
     device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
     out: Annotated[str | None, typer.Option(help="Directory for students.csv and summary.json.")] = None,
     force: ForceFlag = False,
+    threads: ThreadsOption = None,
+    quiet_: QuietFlag = False,
     json_: JsonFlag = False,
 ):
     """Train K students of a random equivariant teacher at once with one strategy."""
@@ -421,24 +441,27 @@ def train_command(
         steps=steps,
         dtype=dtype,
         device=device,
+        workers=threads,
     )
     start = time.perf_counter()
-    result = run_training(
-        group_name,
-        teacher,
-        student,
-        config,
-        activation=activation,
-        bias=bias,
-        teacher_seed=teacher_seed,
-        n_train=n_train,
-        n_test=n_test,
-        noise=noise,
-        teacher_weights=teacher_weights,
-        teacher_a=1.0 if teacher_a is None else teacher_a,
-        teacher_b=-0.2 if teacher_b is None else teacher_b,
-        data_seed=data_seed,
-    )
+    with TrainingBar.for_stdout(quiet_ or json_) as bar:
+        result = run_training(
+            group_name,
+            teacher,
+            student,
+            config,
+            progress=functools.partial(bar.update, f"{group_name} {strategy}"),
+            activation=activation,
+            bias=bias,
+            teacher_seed=teacher_seed,
+            n_train=n_train,
+            n_test=n_test,
+            noise=noise,
+            teacher_weights=teacher_weights,
+            teacher_a=1.0 if teacher_a is None else teacher_a,
+            teacher_b=-0.2 if teacher_b is None else teacher_b,
+            data_seed=data_seed,
+        )
     summary = train_summary(result, time.perf_counter() - start)
     table = students_table(result)
     files = {} if out_dir is None else {k: str(v) for k, v in write_train_result(result, table, out_dir).items()}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from eqlandscape.nn import EquivariantMLP, MLPArchitecture
 from eqlandscape.reps import PermRep, parse_rep
 from eqlandscape.symmetry.annotate import annotate
 from eqlandscape.tasks import TeacherStudentTask, plane_teacher, teacher_student
-from eqlandscape.train import TrainConfig, TrainResult, train
+from eqlandscape.train import TrainConfig, TrainProgress, TrainResult, train
 from eqlandscape.train.config import MAX_SEED
 
 TEACHER_WEIGHTS = ("random", "plane")
@@ -70,14 +71,20 @@ def make_task(
 
 
 def run_training(
-    group: str, teacher_spec: str, student_spec: str | None, config: TrainConfig, **task_options: Any
+    group: str,
+    teacher_spec: str,
+    student_spec: str | None,
+    config: TrainConfig,
+    *,
+    progress: Callable[[TrainProgress], None] | None = None,
+    **task_options: Any,
 ) -> TrainResult:
     """Train ``config.n_models`` students of ``student_spec`` (default: the teacher's reps) on the task
-    :func:`make_task` builds from ``task_options``."""
+    :func:`make_task` builds from ``task_options``; ``progress`` as for :func:`~eqlandscape.train.train`."""
     task = make_task(group, teacher_spec, **task_options)
     activation, bias = task_options.get("activation", "relu"), task_options.get("bias", True)
     student = None if student_spec is None else MLPArchitecture(rep_chain(group, student_spec), activation, bias)
-    return train(task, config, student)
+    return train(task, config, student, progress=progress)
 
 
 def students_table(result: TrainResult) -> pd.DataFrame:

@@ -21,7 +21,7 @@ from eqlandscape.train.config import (
 from eqlandscape.train.optim import Optimizer
 from eqlandscape.train.results import TrainResult
 from eqlandscape.train.strategies import Strategy, register_strategy
-from eqlandscape.train.trainer import train
+from eqlandscape.train.trainer import TrainProgress, train
 
 __all__ = [
     "AugmentedConfig",
@@ -35,6 +35,7 @@ __all__ = [
     "Strategy",
     "StrategyConfig",
     "TrainConfig",
+    "TrainProgress",
     "TrainResult",
     "register_strategy",
     "register_strategy_config",

@@ -54,7 +54,9 @@ CPU cache, and enough chunks for the workers) trained one after the other or con
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -89,6 +91,43 @@ def _device(name: str) -> torch.device:
     return device
 
 
+@dataclass(frozen=True)
+class TrainProgress:
+    """Where a run stands: ``fraction`` of its student-steps done (``0 .. 1``), and how many students
+    are still ``training``, have ``converged`` (reached ``loss_tol``) or ``diverged``."""
+
+    fraction: float
+    training: int
+    converged: int
+    diverged: int
+
+
+class _Progress:
+    """Collects the chunks' reports (from their threads) and hands the run's totals to ``callback``
+    at most every ``interval`` seconds, and once at the end. Reading the state changes nothing of the
+    training."""
+
+    def __init__(self, callback: Callable[[TrainProgress], None] | None, K: int, steps: int, interval: float = 0.2):
+        self.callback, self.total, self.interval = callback, K * max(steps, 1), interval
+        self.lock = threading.Lock()
+        self.chunks: dict[int, tuple[int, int, int, int]] = {}  # id -> (student-steps, training, converged, diverged)
+        self.last = 0.0
+
+    def report(self, chunk: _Chunk, step: int, final: bool = False) -> None:
+        if self.callback is None:
+            return
+        K = chunk.active.numel()
+        converged, diverged = int(chunk.converged.sum()), int(chunk.diverged.sum())
+        with self.lock:
+            self.chunks[id(chunk)] = (K * step, 0 if final else chunk.n_active, converged, diverged)
+            now = time.monotonic()
+            if not final and now - self.last < self.interval:
+                return
+            self.last = now
+            done, training, conv, div = (sum(v[i] for v in self.chunks.values()) for i in range(4))
+            self.callback(TrainProgress(min(done / self.total, 1.0), training, conv, div))
+
+
 @dataclass
 class _Run:
     """What every chunk of a run shares (data on the run's device and dtype)."""
@@ -102,6 +141,7 @@ class _Run:
     test: tuple[Tensor, Tensor]
     probe: EquivarianceProbe
     record_steps: np.ndarray
+    progress: _Progress
 
 
 class _Batches:
@@ -265,6 +305,9 @@ class _Chunk:
             self.step(step)
             if not self.n_active:
                 break
+            if step % 16 == 0:
+                self.run.progress.report(self, step)
+        self.run.progress.report(self, steps, final=True)
         self.switch_phase(steps)  # a chunk that stopped early ends in the run's last phase, like the others
         self.final = [t.clone() for t in self.state.full]
         self._finish()
@@ -401,9 +444,11 @@ def train(
     student: MLPArchitecture | None = None,
     *,
     initial: Sequence[Tensor | np.ndarray] | None = None,
+    progress: Callable[[TrainProgress], None] | None = None,
 ) -> TrainResult:
     """Train ``config.n_models`` students of architecture ``student`` (default: the teacher's) on
-    ``task`` with ``config.strategy``; return a :class:`TrainResult`.
+    ``task`` with ``config.strategy``; return a :class:`TrainResult`. ``progress`` (optional) receives a
+    :class:`TrainProgress` a few times a second, from the training threads.
 
     ``initial`` (full tensors in flat order, each ``(K, *shape)``) replaces the seeded initialization;
     a tensor that lies in the strategy's starting space is kept exactly, the others are projected
@@ -412,7 +457,7 @@ def train(
     :class:`ConfigError` when the student does not fit the task, ``initial`` does not fit the
     student, or the device is unavailable.
     """
-    return _train(task, config, student, initial, config.seeds)
+    return _train(task, config, student, initial, config.seeds, progress)
 
 
 def _train(
@@ -421,6 +466,7 @@ def _train(
     student: MLPArchitecture | None,
     initial: Sequence[Tensor | np.ndarray] | None,
     seeds: np.ndarray,
+    progress: Callable[[TrainProgress], None] | None = None,
 ) -> TrainResult:
     """:func:`train` with the students' seeds given (any int64 array of ``config.n_models`` seeds)."""
     arch = task.arch if student is None else student
@@ -450,6 +496,7 @@ def _train(
         test=(on_device(as_samples_last(task.x_test)), on_device(as_samples_last(task.y_test))),
         probe=EquivarianceProbe(arch, dtype, device),
         record_steps=np.unique(np.append(np.arange(0, config.steps, config.record_every), config.steps)),
+        progress=_Progress(progress, K, config.steps),
     )
     R = run.record_steps.size
     out: dict[str, np.ndarray] = {name: np.zeros((K, R)) for name in CURVES}
