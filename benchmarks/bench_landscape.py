@@ -17,6 +17,12 @@ section 6: each baseline is measured in the same run and the ratio printed).
     eigenvalue). Both run to the same ``--tol``; prints products, times, the ratio, and the largest
     relative error of each method's eigenvalues against a reference (Lanczos at tolerance 1e-12, untimed).
 
+(3) A 101 x 101 loss slice of the demo problem (``S3``, ``natural -> natural -> trivial``, 512 samples):
+    the loss over the coefficients ``W0[0,0]``, ``W0[0,1]`` with the other weights at the teacher's.
+    Ours: ``coefficient_slice`` (every grid point a model of one batched evaluation). Baseline: what
+    loss-landscapes does, a loop over the grid points that loads each point's weights into an
+    ``nn.Sequential`` and evaluates its loss, timed on ``--slice-loop-points`` points and extrapolated.
+
     python benchmarks/bench_landscape.py            # about a minute on 2 idle cores
     python benchmarks/bench_landscape.py --quick    # a smoke run, a few seconds
 """
@@ -36,7 +42,16 @@ import numpy as np
 import torch
 from torch import nn
 
-from eqlandscape.landscape import extreme_eigenvalues, flatten, hessian, hessian_operator, loss, unflatten
+from eqlandscape.landscape import (
+    coefficient_slice,
+    extreme_eigenvalues,
+    flatten,
+    hessian,
+    hessian_operator,
+    loss,
+    unflatten,
+)
+from eqlandscape.tasks import demo_task
 
 F64 = torch.float64
 
@@ -210,6 +225,35 @@ def bench_eigenvalues(args: argparse.Namespace) -> list[tuple[str, float, str]]:
     return [("top eigenvalues vs power iteration", t_power / t_ours, note)]
 
 
+def bench_slice(args: argparse.Namespace) -> list[tuple[str, float, str]]:
+    """(3): a 101 x 101 coefficient slice, batched against a loop of nn.Module evaluations."""
+    task = demo_task()
+    teacher = [t.detach() for t in task.teacher.full()]
+    axis = np.linspace(-1.5, 1.5, 101)
+    start = time.perf_counter()
+    s = coefficient_slice(task.arch, teacher, ["W0[0,0]", "W0[0,1]"], task.x_train, task.y_train, [axis, axis])
+    t_ours = time.perf_counter() - start
+    model = nn.Sequential(nn.Linear(3, 3, bias=False), nn.ReLU(), nn.Linear(3, 1, bias=False)).double()
+    x, y = task.x_train, task.y_train
+    rng = np.random.default_rng(0)
+    points = rng.integers(0, 101, size=(args.slice_loop_points, 2))
+    eye, off = torch.eye(3, dtype=F64), torch.ones(3, 3, dtype=F64) - torch.eye(3, dtype=F64)
+    start = time.perf_counter()
+    worst = 0.0
+    with torch.no_grad():
+        model[2].weight.copy_(teacher[1])
+        for i, j in points:
+            model[0].weight.copy_(axis[i] * eye + axis[j] * off)
+            value = float(nn.functional.mse_loss(model(x), y))
+            worst = max(worst, abs(value - s.loss[i, j]) / max(value, 1e-300))
+    t_loop = (time.perf_counter() - start) / len(points) * axis.size**2
+    print(
+        f"\n(3) 101 x 101 slice of the demo problem: ours {t_ours:.3f} s; loop of nn.Module evaluations "
+        f"{t_loop:.2f} s (extrapolated from {len(points)} points); largest relative difference {worst:.1e}"
+    )
+    return [("slice 101x101 vs nn.Module loop", t_loop / t_ours, "target: at least 100x")]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", type=int, default=1000, help="models of (1)")
@@ -223,7 +267,8 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=10, help="eigenvalues of (2)")
     parser.add_argument("--tol", type=float, default=1e-4, help="tolerance of both eigenvalue methods")
     parser.add_argument("--power-iters", type=int, default=1000, help="power iterations per eigenvalue, at most")
-    parser.add_argument("--skip-eigenvalues", action="store_true", help="run (1) only")
+    parser.add_argument("--skip-eigenvalues", action="store_true", help="skip (2)")
+    parser.add_argument("--slice-loop-points", type=int, default=1000, help="grid points timed in the loop of (3)")
     parser.add_argument("--quick", action="store_true", help="a smoke run: 100 models, an 8,000-parameter (2)")
     args = parser.parse_args()
     if args.quick:
@@ -231,6 +276,7 @@ def main() -> None:
     rows = bench_hessians(args)
     if not args.skip_eigenvalues:
         rows += bench_eigenvalues(args)
+    rows += bench_slice(args)
     blas = os.environ["OPENBLAS_NUM_THREADS"]
     print(f"\nsummary (torch threads: {torch.get_num_threads()}, OPENBLAS_NUM_THREADS={blas})")
     for name, ratio, note in rows:

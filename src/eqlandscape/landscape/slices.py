@@ -30,6 +30,7 @@ import torch
 from eqlandscape.errors import ConfigError
 from eqlandscape.landscape.functional import check_data, loss
 from eqlandscape.nn import MLPArchitecture
+from eqlandscape.nn.functional import as_samples_last, loss_t
 from eqlandscape.symmetry import BarrierAnalysis, align, coefficient_names
 from eqlandscape.symmetry.weight_space import as_tensors, tensor_names
 
@@ -113,7 +114,7 @@ def loss_slice(
     *,
     criterion: str = "mse",
     labels: Sequence[str] | None = None,
-    chunk: int = 4096,
+    chunk: int = 1024,
 ) -> LossSlice:
     """The loss on the grid ``origin + a d_1 (+ b d_2)`` for ``a`` in ``axes[0]`` (and ``b`` in ``axes[1]``):
     ``origin`` is one model (flat order tensors), ``directions`` ``(k, P)`` flat vectors (``k`` = 1 or 2),
@@ -134,11 +135,16 @@ def loss_slice(
     values = np.empty(grid.shape[0])
     names = tensor_names(arch)
     f = torch.func.vmap(partial(loss, activation=arch.activation, criterion=criterion), in_dims=(0, None, None))
+    xt, yt = as_samples_last(x), as_samples_last(y)
     for start in range(0, grid.shape[0], chunk):
-        points = o + grid[start : start + chunk] @ d
-        coords = dict(zip(names, map(torch.as_tensor, _unflat(arch, points)), strict=True))
+        tensors = [torch.as_tensor(t) for t in _unflat(arch, o + grid[start : start + chunk] @ d)]
         with torch.no_grad():
-            values[start : start + chunk] = f(coords, x, y).numpy()
+            if criterion == "mse":  # the trainer's batched kernel: each point's loss, in one pass
+                weights, biases = arch.split(tensors)
+                batch = loss_t(weights, biases, xt, yt, arch.activation)
+            else:
+                batch = f(dict(zip(names, tensors, strict=True)), x, y)
+        values[start : start + chunk] = batch.numpy()
     return LossSlice(arch, o, d, axes, values.reshape(*(a.size for a in axes)), labels)
 
 
