@@ -299,6 +299,55 @@ def slice_command(
     console.print(f"wrote {', '.join(map(str, paths.values()))}")
 
 
+@app.command("critical")
+def critical_command(
+    group_name: Annotated[str, typer.Argument(metavar="GROUP", help="Group name, e.g. S3.")],
+    reps: Annotated[str, typer.Option(help="Layer reps 'rho_0 -> ... -> rho_L'.")] = "natural -> natural -> trivial",
+    teacher_weights: Annotated[str, typer.Option(help="plane (W = a I + b (J - I)) or random.")] = "plane",
+    bias: Annotated[bool, typer.Option(help="Biases in every layer.")] = False,
+    starts: Annotated[int, typer.Option(help="Constrained students (starts) trained and refined.")] = 64,
+    steps: Annotated[int, typer.Option(help="SGD steps per student before the Newton refinement.")] = 2000,
+    seed: Annotated[int, typer.Option(help="First student seed.")] = 0,
+    json_: JsonFlag = False,
+):
+    """Critical points of constrained training: train students in E, refine to critical points, classify."""
+    from eqlandscape.cli.critical import find_critical_points
+
+    r = find_critical_points(
+        group_name, reps, teacher_weights=teacher_weights, bias=bias, starts=starts, steps=steps, seed=seed
+    )
+    if json_:
+        _print_json(r)
+        return
+    barriers = ", ".join(r["barriers"]) or "none"
+
+    def lowest(values: list[float]) -> str:
+        return " ".join(f"{v:.3g}" for v in values[:4]) + (" ..." if len(values) > 4 else "")
+
+    rows = [
+        [
+            f"{c['loss']:.6g}",
+            " ".join(c["sides"]) or "-",
+            c["index_in_E"],
+            c["free_index"],
+            c["near_zero"],
+            lowest(c["free_eigenvalues"]),
+            c["count"],
+        ]
+        for c in r["critical_points"]
+    ]
+    console.print(
+        _table(
+            f"{group_name} {' -> '.join(r['reps'])}: {len(rows)} distinct critical points from {starts} starts "
+            f"(barriers: {barriers}; |lambda| <= {r['eig_tol']:g} near zero)",
+            ["loss", "sides", "index in E", "free index", "near zero", "lowest free eigenvalues", "count"],
+            rows,
+        )
+    )
+    if r["not_converged"]:
+        console.print(f"{r['not_converged']} start(s) did not refine to gradient norm <= {r['grad_tol']:g}")
+
+
 @app.command()
 def demo(
     students: Annotated[int, typer.Option(help="Students per arm.")] = 512,

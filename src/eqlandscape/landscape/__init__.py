@@ -11,7 +11,9 @@ losses and critical points (docs/design.md sections 3, 4 and 8).
   products, Lanczos eigenvalues, Hutchinson traces, stochastic Lanczos quadrature).
 * :mod:`~eqlandscape.landscape.population`: closed-form population loss of one-hidden-layer ReLU
   teacher-student problems with Gaussian inputs.
-* :mod:`~eqlandscape.landscape.critical`: index and verdict of a critical point.
+* :mod:`~eqlandscape.landscape.critical`: index and verdict of a critical point; refinement of points to
+  critical points (damped Newton), in full weights or in a parametrization's coordinates (``E``), and their
+  classification (index in ``E``, free spectrum, sides of the barriers); deduplication.
 * :mod:`~eqlandscape.landscape.slices`: the loss on 1D and 2D grids (coefficients of ``E``, filter-normalized
   random directions, the line between two networks), barrier lines and projected trajectories.
 * :func:`plot_spectrum`, :func:`plot_slice` (:mod:`~eqlandscape.landscape.plot`, imported on first use:
@@ -20,7 +22,17 @@ losses and critical points (docs/design.md sections 3, 4 and 8).
 
 from typing import Any
 
-from eqlandscape.landscape.critical import VERDICTS, CriticalPoint, classify_critical_point
+from eqlandscape.landscape.critical import (
+    VERDICTS,
+    CriticalPoint,
+    CriticalPointReport,
+    Refinement,
+    balanced,
+    classify_critical_point,
+    critical_points,
+    deduplicate,
+    refine,
+)
 from eqlandscape.landscape.functional import (
     LOSSES,
     Criterion,
@@ -79,16 +91,21 @@ __all__ = [
     "VERDICTS",
     "Criterion",
     "CriticalPoint",
+    "CriticalPointReport",
     "LossSlice",
+    "Refinement",
     "SpectralDensity",
     "arccos_kernel",
     "augment",
     "augmented_hessian",
+    "balanced",
     "block_basis",
     "classify_critical_point",
     "coefficient_directions",
     "coefficient_slice",
     "coordinate_matrix",
+    "critical_points",
+    "deduplicate",
     "extreme_eigenvalues",
     "filter_normalized_directions",
     "flatten",
@@ -109,6 +126,7 @@ __all__ = [
     "population_gradient",
     "population_hessian",
     "population_loss",
+    "refine",
     "restrict",
     "spectral_density",
     "tensor_names",
