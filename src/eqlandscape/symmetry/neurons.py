@@ -20,7 +20,9 @@ Weights are lists in flat order of float64 arrays ``(K, *shape)`` (:mod:`eqlands
   ``min ||a - pi . b||`` (Frobenius over all tensors), by weight matching as in Git Re-Basin
   (Ainsworth et al. 2023): each hidden layer in turn solves a linear assignment problem on the
   inner products of neuron signatures (incoming row, bias, outgoing column) with the other layers
-  held fixed, until no layer changes. With one hidden layer this is exact in one pass.
+  held fixed, until no layer changes; the first sweep, from the input, matches incoming vectors only
+  (the outgoing ones refer to a layer not aligned yet), which recovers an exact permutation of the
+  same network at any depth.
 """
 
 from __future__ import annotations
@@ -192,11 +194,15 @@ def align(
         A, B = normalize_rescaling(arch, A), normalize_rescaling(arch, B)
     perms = {m: np.broadcast_to(np.arange(arch.widths[m]), (K, arch.widths[m])).copy() for m in hidden_layers(arch)}
     moved = list(B)
-    for _ in range(max_sweeps):
+    for sweep in range(max_sweeps):
         changed = False
         for m in hidden_layers(arch):
-            sig_a = np.concatenate([incoming(arch, A, m), outgoing(arch, A, m)], axis=2)
-            sig_b = np.concatenate([incoming(arch, moved, m), outgoing(arch, moved, m)], axis=2)
+            # the first sweep goes from the input with incoming vectors only (the outgoing ones refer to
+            # the next layer, not aligned yet): exact for networks related by a permutation
+            last = m == arch.n_layers - 1
+            parts = (incoming, outgoing) if sweep or last else (incoming,)
+            sig_a = np.concatenate([f(arch, A, m) for f in parts], axis=2)
+            sig_b = np.concatenate([f(arch, moved, m) for f in parts], axis=2)
             col = assign(-np.einsum("kid,kjd->kij", sig_a, sig_b))  # a's neuron i takes b's neuron col[i]
             q = np.argsort(col, axis=1)  # b's neuron j moves to q[j]
             if (q != np.arange(q.shape[1])).any():
