@@ -143,6 +143,75 @@ def test_smooth_activations_with_biases_and_minibatches(activation) -> None:
         _check_everything(task, config, student)
 
 
+@pytest.mark.parametrize("loss", ["bce", "cross_entropy"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_classification_losses_depend_on_the_seed_only(loss, dtype) -> None:
+    """The ``bce`` and ``cross_entropy`` kernels (``exp``, ``log1p``, ``log``: non-exact) and the
+    accuracy: bitwise alone, in a larger run, reversed, by chunk size and thread count, restarted."""
+    from dataclasses import replace
+
+    from eqlandscape.tasks import digits_task, graph_task
+
+    if loss == "bce":
+        task = graph_task(125, (2, 3))  # 100 train graphs: not a multiple of the vector width
+        G = task.rep_in.group
+        student = MLPArchitecture((task.rep_in, natural(G), task.rep_out), "tanh", True)
+    else:
+        digits = digits_task("C4")
+        task = replace(
+            digits,
+            x_train=digits.x_train[:90],
+            y_train=digits.y_train[:90],
+            x_test=digits.x_test[:30],
+            y_test=digits.y_test[:30],
+        )
+        G = task.group
+        student = MLPArchitecture((task.rep_in, regular(G), task.rep_out), "gelu", True)
+    for strategy in ("free", "constrained"):
+        config = TrainConfig(
+            strategy=strategy,
+            optimizer="adam",
+            steps=12,
+            record_every=4,
+            dtype=dtype,
+            batch_size=30 if strategy == "free" else None,
+        )
+        _check_everything(task, config, student, large=64)
+        result = train(task, config.model_copy(update={"n_models": 3}), student)
+        assert result.curves("train_accuracy").shape == result.curves("train_loss").shape
+
+
+@pytest.mark.parametrize("loss", ["bce", "cross_entropy"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("samples", [64, 100])
+@pytest.mark.parametrize("shared", [True, False])
+def test_classification_loss_rows_do_not_depend_on_the_batch(loss, dtype, samples, shared) -> None:
+    gen = torch.Generator().manual_seed(0)
+    K = 70
+    widths = (3, 12, 4)
+
+    weights = [torch.randn(K, o, i, generator=gen, dtype=dtype) * 3 for i, o in itertools.pairwise(widths)]
+    biases = [torch.randn(K, o, generator=gen, dtype=dtype) for o in widths[1:]]
+    x = torch.randn(*(() if shared else (K,)), 3, samples, generator=gen, dtype=dtype)
+    if loss == "bce":
+        y = (torch.rand(*x.shape[:-2], 4, samples, generator=gen) > 0.5).to(dtype)
+    else:
+        y = torch.nn.functional.one_hot(torch.randint(0, 4, (*x.shape[:-2], samples), generator=gen), 4)
+        y = y.transpose(-1, -2).to(dtype).contiguous()
+
+    def f(*tensors: torch.Tensor) -> torch.Tensor:
+        ws, bs = list(tensors[:2]), list(tensors[2:4])
+        xt, yt = (x, y) if shared else tensors[4:]
+        value, gw, gb = loss_and_grad_t(ws, bs, xt, yt, "tanh", loss=loss)
+        assert gb is not None
+        parts = [value[:, None], loss_t(ws, bs, xt, yt, "tanh", loss=loss)[:, None], *(g.flatten(1) for g in gw + gb)]
+        return torch.cat(parts, dim=1)
+
+    batch = weights + biases + ([] if shared else [x, y])
+    with _threads(1):
+        _rowwise(f, batch)
+
+
 @pytest.mark.parametrize(
     ("strategy", "optimizer", "loss_tol", "student", "scale"),
     [

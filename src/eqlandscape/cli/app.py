@@ -423,11 +423,33 @@ def demo(
 
 @app.command("train")
 def train_command(
-    group_name: Annotated[str, typer.Argument(metavar="GROUP", help="Group name, e.g. S3.")],
-    teacher: Annotated[str, typer.Option(help="Teacher reps 'rho_0 -> ... -> rho_L'.")] = (
-        "natural -> natural -> trivial"
-    ),
-    student: Annotated[str | None, typer.Option(help="Student reps (default: the teacher's).")] = None,
+    group_name: Annotated[
+        str,
+        typer.Argument(
+            metavar="GROUP", help="Group name, e.g. S3; graphs: S<n> for n nodes (S10); digits: C4 or D4 on the pixels."
+        ),
+    ],
+    task: Annotated[
+        str,
+        typer.Option(
+            help="teacher (a random equivariant teacher), graphs (connectivity of block-model graphs, "
+            "binary cross-entropy) or digits (8x8 digits, cross-entropy)."
+        ),
+    ] = "teacher",
+    teacher: Annotated[
+        str | None, typer.Option(help="teacher: teacher reps 'rho_0 -> ... -> rho_L' [natural -> natural -> trivial].")
+    ] = None,
+    student: Annotated[
+        str | None,
+        typer.Option(
+            help="Student reps (default: teacher, the teacher's; graphs, natural^2 -> 32*natural^2 -> "
+            "64*trivial -> 32*trivial -> trivial; digits, natural -> 4*regular -> 10*trivial)."
+        ),
+    ] = None,
+    count: Annotated[int | None, typer.Option(help="graphs: number of graphs [1000].")] = None,
+    train_fraction: Annotated[
+        float | None, typer.Option(help="graphs, digits: share of the data used for training [0.8].")
+    ] = None,
     strategy: Annotated[str, typer.Option(help="constrained, free, augmented, relaxed or penalty.")] = "constrained",
     parametrization: Annotated[
         str | None, typer.Option(help="constrained, relaxed: orthonormal (default), orbit or projected.")
@@ -442,19 +464,24 @@ def train_command(
     students: Annotated[int, typer.Option(help="Number of students K, trained at once.")] = 256,
     steps: Annotated[int, typer.Option(help="Step budget.")] = 1000,
     seed: Annotated[int, typer.Option(help="First student seed.")] = 0,
-    teacher_seed: Annotated[int, typer.Option(help="Seed of the random teacher's weights.")] = 0,
+    teacher_seed: Annotated[int | None, typer.Option(help="teacher: seed of the random teacher's weights [0].")] = None,
     teacher_weights: Annotated[
-        str,
-        typer.Option(help="random, or plane: W = a I + b (J - I), output weights 1 (natural -> natural -> trivial)."),
-    ] = "random",
+        str | None,
+        typer.Option(
+            help="teacher: random (default), or plane: W = a I + b (J - I), output weights 1 "
+            "(natural -> natural -> trivial)."
+        ),
+    ] = None,
     teacher_a: Annotated[float | None, typer.Option(help="plane teacher: diagonal weight a [1.0].")] = None,
     teacher_b: Annotated[float | None, typer.Option(help="plane teacher: off-diagonal weight b [-0.2].")] = None,
-    data_seed: Annotated[int | None, typer.Option(help="Seed of the data (default: the teacher seed).")] = None,
+    data_seed: Annotated[
+        int | None, typer.Option(help="Seed of the data (default: teacher, the teacher seed; graphs, digits, 0).")
+    ] = None,
     activation: Annotated[str, typer.Option(help="relu, tanh, gelu or identity.")] = "relu",
     bias: Annotated[bool, typer.Option(help="Biases in every layer.")] = True,
-    n_train: Annotated[int, typer.Option(help="Training samples.")] = 512,
-    n_test: Annotated[int, typer.Option(help="Test samples.")] = 512,
-    noise: Annotated[float, typer.Option(help="Label noise (standard deviation).")] = 0.0,
+    n_train: Annotated[int | None, typer.Option(help="teacher: training samples [512].")] = None,
+    n_test: Annotated[int | None, typer.Option(help="teacher: test samples [512].")] = None,
+    noise: Annotated[float | None, typer.Option(help="teacher: label noise (standard deviation) [0.0].")] = None,
     dtype: Annotated[str, typer.Option(help="float32 or float64.")] = "float32",
     device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
     out: Annotated[str | None, typer.Option(help="Directory for students.csv and summary.json.")] = None,
@@ -463,7 +490,8 @@ def train_command(
     quiet_: QuietFlag = False,
     json_: JsonFlag = False,
 ):
-    """Train K students of a random equivariant teacher at once with one strategy."""
+    """Train K students at once with one strategy, on a random equivariant teacher's data (--task teacher),
+    on graph connectivity (graphs) or on digits (digits)."""
     out_dir = None if out is None else check_output_dir(out, force=force)
     from eqlandscape.cli.training import run_training, students_table, train_summary, write_train_result
     from eqlandscape.errors import ConfigError
@@ -480,6 +508,29 @@ def train_command(
             raise ConfigError(
                 f"{flag} {value} does not apply to --strategy {strategy} (its options: {', '.join(fields) or 'none'})"
             )
+    if task not in ("teacher", "graphs", "digits"):
+        raise ConfigError(f"unknown task {task!r}; expected one of teacher, graphs, digits")
+    # options of the teacher task given for another task, and of the data tasks given for the teacher
+    teacher_only = {
+        "teacher": teacher,
+        "teacher_seed": teacher_seed,
+        "teacher_weights": teacher_weights,
+        "teacher_a": teacher_a,
+        "teacher_b": teacher_b,
+        "n_train": n_train,
+        "n_test": n_test,
+        "noise": noise,
+    }
+    data_only = {"count": count, "train_fraction": train_fraction}
+    wrong = teacher_only if task != "teacher" else data_only
+    for name, value in wrong.items():
+        if value is not None:
+            flag = "--" + name.replace("_", "-")
+            applies = "--task teacher" if task != "teacher" else "--task graphs or digits"
+            raise ConfigError(f"{flag} {value} applies to {applies}, not --task {task}")
+    if task == "digits" and count is not None:
+        raise ConfigError(f"--count {count} applies to --task graphs, not --task digits")
+    teacher_weights = teacher_weights or "random"
     if teacher_weights != "plane" and (teacher_a is not None or teacher_b is not None):
         raise ConfigError(f"--teacher-a/--teacher-b apply to --teacher-weights plane, not {teacher_weights!r}")
     config = TrainConfig(
@@ -493,22 +544,32 @@ def train_command(
         workers=threads,
     )
     start = time.perf_counter()
+    teacher_options: dict[str, Any] = (
+        {}
+        if task != "teacher"
+        else {
+            "teacher_seed": 0 if teacher_seed is None else teacher_seed,
+            "n_train": 512 if n_train is None else n_train,
+            "n_test": 512 if n_test is None else n_test,
+            "noise": 0.0 if noise is None else noise,
+            "teacher_weights": teacher_weights,
+            "teacher_a": 1.0 if teacher_a is None else teacher_a,
+            "teacher_b": -0.2 if teacher_b is None else teacher_b,
+        }
+    )
     with TrainingBar.for_stdout(quiet_ or json_) as bar:
         result = run_training(
             group_name,
-            teacher,
+            teacher or "natural -> natural -> trivial",
             student,
             config,
             progress=functools.partial(bar.update, f"{group_name} {strategy}"),
+            task=task,
+            count=count,
+            train_fraction=train_fraction,
             activation=activation,
             bias=bias,
-            teacher_seed=teacher_seed,
-            n_train=n_train,
-            n_test=n_test,
-            noise=noise,
-            teacher_weights=teacher_weights,
-            teacher_a=1.0 if teacher_a is None else teacher_a,
-            teacher_b=-0.2 if teacher_b is None else teacher_b,
+            **teacher_options,
             data_seed=data_seed,
         )
     summary = train_summary(result, time.perf_counter() - start)
@@ -527,8 +588,13 @@ def train_command(
         f"success {summary['success_rate']:.1%}, median test loss {summary['median_test_loss']:.3g}, "
         f"dead {summary['dead']}, diverged {summary['diverged']}"
     )
-    ended = table.groupby(["relation", "hidden_rep"]).size().rename("students").reset_index()
-    console.print(_table("final hidden reps", ["relation", "hidden rep", "students"], ended.to_numpy().tolist()))
+    if "train_accuracy" in table.columns:
+        console.print(
+            f"median accuracy: train {table['train_accuracy'].median():.1%}, test {table['test_accuracy'].median():.1%}"
+        )
+    if "relation" in table.columns:
+        ended = table.groupby(["relation", "hidden_rep"]).size().rename("students").reset_index()
+        console.print(_table("final hidden reps", ["relation", "hidden rep", "students"], ended.to_numpy().tolist()))
     if files:
         console.print(f"wrote {', '.join(files.values())}")
     else:

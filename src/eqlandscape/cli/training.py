@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -11,25 +12,82 @@ import pandas as pd
 
 from eqlandscape.errors import ConfigError, RepSpecError
 from eqlandscape.files import write_result_dir
-from eqlandscape.groups import group_from_name
+from eqlandscape.groups import PermGroup, group_from_name
 from eqlandscape.nn import EquivariantMLP, MLPArchitecture
 from eqlandscape.reps import PermRep, parse_rep
 from eqlandscape.symmetry.annotate import annotate
-from eqlandscape.tasks import TeacherStudentTask, plane_teacher, teacher_student
+from eqlandscape.tasks import (
+    GraphTask,
+    Task,
+    TeacherStudentTask,
+    digits_task,
+    graph_task,
+    plane_teacher,
+    teacher_student,
+)
+from eqlandscape.tasks.digits import PIXEL_GROUPS
 from eqlandscape.train import TrainConfig, TrainProgress, TrainResult, train
 from eqlandscape.train.config import MAX_SEED
 
 TEACHER_WEIGHTS = ("random", "plane")
 PLANE_REPS = "natural -> natural -> trivial"
+TASKS = ("teacher", "graphs", "digits")
+DIGITS_STUDENT = "natural -> 4*regular -> 10*trivial"
+"""The default digits student: the pixels, 4 regular blocks (4 |G| neurons: 16 for C4, 32 for D4), 10 class logits."""
 
 
-def rep_chain(group_name: str, spec: str) -> tuple[PermRep, ...]:
-    """The reps of an MLP's layers from ``"natural -> 2*trivial + S3/C2 -> trivial"``."""
-    group = group_from_name(group_name)
+def _chain(group: PermGroup, spec: str) -> tuple[PermRep, ...]:
     parts = [p.strip() for p in spec.split("->")]
     if len(parts) < 2 or not all(parts):
         raise RepSpecError(f"an MLP needs reps 'rho_0 -> ... -> rho_L' (at least two), got {spec!r}")
     return tuple(parse_rep(group, p) for p in parts)
+
+
+def rep_chain(group_name: str, spec: str) -> tuple[PermRep, ...]:
+    """The reps of an MLP's layers from ``"natural -> 2*trivial + S3/C2 -> trivial"``."""
+    return _chain(group_from_name(group_name), spec)
+
+
+def graph_nodes(group: str) -> int:
+    """The number of nodes of ``--task graphs`` from its group ``S<n>`` (``n >= 2``)."""
+    match = re.fullmatch(r"S(\d+)", group.strip())
+    if match is None or int(match.group(1)) < 2:
+        raise ConfigError(f"--task graphs needs the group S<n> of the graphs' n nodes (S10, say), got {group!r}")
+    return int(match.group(1))
+
+
+def make_data_task(
+    task: str,
+    group: str,
+    *,
+    count: int | None = None,
+    train_fraction: float | None = None,
+    data_seed: int | None = None,
+) -> Task:
+    """The task ``graphs`` (``S<n>``: ``count`` graphs, default 1,000, of ``n`` nodes in two blocks of
+    ``n // 2`` and ``n - n // 2``) or ``digits`` (``group`` ``C4`` or ``D4`` acting on the pixels), split
+    with ``train_fraction`` (default 0.8) and drawn or shuffled with ``data_seed`` (default 0)."""
+    if data_seed is not None and not 0 <= data_seed <= MAX_SEED:
+        raise ConfigError(f"--data-seed {data_seed} is out of range: seeds are integers 0 .. 2^63 - 1")
+    fraction = 0.8 if train_fraction is None else train_fraction
+    seed = 0 if data_seed is None else data_seed
+    if task == "graphs":
+        n = graph_nodes(group)
+        return graph_task(1000 if count is None else count, (n // 2, n - n // 2), train_fraction=fraction, seed=seed)
+    if task == "digits":
+        if group.strip() not in PIXEL_GROUPS:
+            raise ConfigError(f"--task digits needs the pixel group C4 or D4, got {group!r}")
+        if count is not None:
+            raise ConfigError(f"--count {count} applies to --task graphs, not digits")
+        return digits_task(group.strip(), train_fraction=fraction, seed=seed)
+    raise ConfigError(f"unknown task {task!r}; expected one of {', '.join(TASKS)}")
+
+
+def default_student_spec(task: Task) -> tuple[PermRep, ...]:
+    """The default student reps of a graphs or digits task."""
+    if isinstance(task, GraphTask):
+        return task.architecture_reps()
+    return _chain(task.rep_in.group, DIGITS_STUDENT)
 
 
 def make_task(
@@ -77,21 +135,40 @@ def run_training(
     config: TrainConfig,
     *,
     progress: Callable[[TrainProgress], None] | None = None,
+    task: str = "teacher",
+    count: int | None = None,
+    train_fraction: float | None = None,
     **task_options: Any,
 ) -> TrainResult:
-    """Train ``config.n_models`` students of ``student_spec`` (default: the teacher's reps) on the task
-    :func:`make_task` builds from ``task_options``; ``progress`` as for :func:`~eqlandscape.train.train`."""
-    task = make_task(group, teacher_spec, **task_options)
+    """Train ``config.n_models`` students of ``student_spec`` on ``task``: ``teacher`` (the task
+    :func:`make_task` builds from ``task_options``; default student: the teacher's reps), ``graphs``
+    or ``digits`` (:func:`make_data_task` from ``count``, ``train_fraction`` and ``data_seed``; default
+    student :func:`default_student_spec`, reps parsed over the task's group); ``progress`` as for
+    :func:`~eqlandscape.train.train`."""
     activation, bias = task_options.get("activation", "relu"), task_options.get("bias", True)
-    student = None if student_spec is None else MLPArchitecture(rep_chain(group, student_spec), activation, bias)
-    return train(task, config, student, progress=progress)
+    if task == "teacher":
+        if count is not None or train_fraction is not None:
+            flag = "--count" if count is not None else "--train-fraction"
+            raise ConfigError(f"{flag} applies to --task graphs or digits, not teacher")
+        made = make_task(group, teacher_spec, **task_options)
+        student = None if student_spec is None else MLPArchitecture(rep_chain(group, student_spec), activation, bias)
+        return train(made, config, student, progress=progress)
+    data = make_data_task(
+        task, group, count=count, train_fraction=train_fraction, data_seed=task_options.get("data_seed")
+    )
+    reps = default_student_spec(data) if student_spec is None else _chain(data.rep_in.group, student_spec)
+    return train(data, config, MLPArchitecture(reps, activation, bias), progress=progress)
 
 
 def students_table(result: TrainResult) -> pd.DataFrame:
     """One row per student: the scalar columns of the run's table (``test_loss`` also as
-    ``final_test_loss``) and the symmetry annotation (:func:`~eqlandscape.symmetry.annotate.annotate`)."""
+    ``final_test_loss``) and the symmetry annotation (:func:`~eqlandscape.symmetry.annotate.annotate`),
+    except for the graphs task, whose network (``32*natural^2`` hidden neurons of ``S_n``) is beyond
+    the barrier analysis."""
     t = result.table
     scalars = t[[c for c in t.columns if not c.endswith("_curve")]].assign(final_test_loss=t["test_loss"])
+    if result.task.get("task") == "graphs":
+        return scalars
     return pd.concat([scalars, annotate(result)], axis=1)
 
 

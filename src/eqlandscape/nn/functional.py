@@ -1,4 +1,5 @@
-"""Pure functions of an ensemble's full tensors: forward pass, MSE loss and its hand-written gradient.
+"""Pure functions of an ensemble's full tensors: forward pass, loss (MSE, binary cross-entropy with
+logits, cross-entropy) and its hand-written gradient.
 
 Shapes. ``K`` models; layer ``l`` has ``W_l`` of shape ``(K, n_{l+1}, n_l)`` and ``b_l`` of shape
 ``(K, n_{l+1})``. The public functions take row batches as everywhere in the toolkit: a batch
@@ -33,9 +34,11 @@ that depends on the row's length alone. Two things are left to the caller:
   ``B = 100``: the model whose row straddles the split gets other bits with 2 threads). The
   trainer runs these functions on one intra-op thread (:mod:`eqlandscape.train.trainer`).
 
-The loss of model ``k`` is the mean squared error over samples and outputs,
-``L_k = (1/(B n_L)) sum_{b,i} (f_k(x_b)_i - y_{b,i})^2`` (as ``torch.nn.functional.mse_loss``).
-Its gradient is computed by hand (backpropagation through the pointwise activation with the
+The loss of model ``k`` is by default the mean squared error over samples and outputs,
+``L_k = (1/(B n_L)) sum_{b,i} (f_k(x_b)_i - y_{b,i})^2`` (as ``torch.nn.functional.mse_loss``);
+``bce`` and ``cross_entropy`` are the other choices (:func:`output_loss_`: their non-exact kernels,
+``exp``, ``log1p``, ``log``, write into row-laid-out buffers, and sums over classes are sequences of
+elementwise operations). Its gradient is computed by hand (backpropagation through the pointwise activation with the
 same ATen backward kernels that autograd uses), with no autograd graph.
 """
 
@@ -211,6 +214,124 @@ def _residual_and_loss_t(out: Tensor, yt: Tensor, squares: Tensor | None = None)
     return r, sq.sum(-1).div_(flat.shape[1])
 
 
+LOSSES = ("mse", "bce", "cross_entropy")
+"""The losses of the kernels (:func:`output_loss_`), as :data:`eqlandscape.tasks.LOSSES`."""
+
+
+def _check_loss(loss: str) -> str:
+    if loss not in LOSSES:
+        raise ValueError(f"unknown loss {loss!r}; expected one of {', '.join(LOSSES)}")
+    return loss
+
+
+def _contiguous(ws: Workspace | None, name: str, shape: tuple[int, ...], like: Tensor) -> Tensor:
+    t = _buffer(ws, name, shape, like)
+    return like.new_empty(shape) if t is None else t
+
+
+def _bce_(out: Tensor, yt: Tensor, ws: Workspace | None) -> Tensor:
+    """Binary cross-entropy with logits ``f``: ``softplus(f) - y f = max(f, 0) - y f + log1p(e^{-|f|})``
+    per entry, its mean over outputs and samples per model; the gradient ``(sigmoid(f) - y) / (n B)``
+    (with ``sigmoid(f) = r`` for ``f >= 0`` and ``e r`` else, ``e = e^{-|f|}``, ``r = 1 / (1 + e)``) in place
+    of ``out``. The two non-exact kernels (``exp``, ``log1p``) write into :func:`_rows` buffers."""
+    K, n, B = out.shape
+    shape = (K, n, B)
+    e = _rows(ws, "loss_e", shape, out)
+    g = _rows(ws, "loss_g", shape, out)
+    terms = _contiguous(ws, "loss_terms", shape, out)
+    mask = ws.get("loss_mask", shape, out.new_empty(0, dtype=torch.bool)) if ws is not None else None
+    torch.abs(out, out=e).neg_()
+    torch.exp(e, out=e)
+    torch.clamp_min(out, 0, out=terms)
+    terms.sub_(torch.mul(yt, out, out=g))
+    terms.add_(torch.log1p(e, out=g))
+    loss = terms.view(K, -1).sum(-1).div_(n * B)
+    torch.add(e, 1, out=g).reciprocal_()  # r
+    e.mul_(g)  # e r
+    mask = torch.ge(out, 0, out=mask) if mask is not None else torch.ge(out, 0)
+    torch.where(mask, g, e, out=out)
+    out.sub_(yt).mul_(1.0 / (n * B))
+    return loss
+
+
+def _cross_entropy_(out: Tensor, yt: Tensor, ws: Workspace | None) -> Tensor:
+    """Cross-entropy over the ``C`` classes (axis 1) with class probabilities ``q`` (``yt``):
+    ``(1/B) sum_b [lse_b sum_c q_cb - sum_c q_cb f_cb]`` per model, ``lse_b = m_b + log sum_c e^{f_cb - m_b}``,
+    ``m_b = max_c f_cb``; the gradient ``(softmax_cb sum_c q_cb - q_cb) / B`` in place of ``out``. Sums
+    and maxima over the classes are sequences of elementwise operations (class 0, 1, ...); ``exp`` and
+    ``log`` write into :func:`_rows` buffers."""
+    K, C, B = out.shape
+    m = _rows(ws, "loss_max", (K, 1, B), out)
+    e = _rows(ws, "loss_exp", (K, C, B), out)
+    total = _rows(ws, "loss_sum", (K, 1, B), out)
+    lse = _rows(ws, "loss_lse", (K, 1, B), out)
+    q_shape = (*yt.shape[:-2], 1, B)
+    q_sum = _contiguous(ws, "loss_qsum" + str(len(q_shape)), q_shape, out)
+    products = _contiguous(ws, "loss_products", (K, C, B), out)
+    terms = _contiguous(ws, "loss_terms", (K, 1, B), out)
+    m.copy_(out[:, 0:1])
+    for c in range(1, C):
+        torch.maximum(m, out[:, c : c + 1], out=m)
+    torch.sub(out, m, out=e)
+    torch.exp(e, out=e)
+    total.copy_(e[:, 0:1])
+    for c in range(1, C):
+        total.add_(e[:, c : c + 1])
+    torch.log(total, out=lse).add_(m)
+    q_sum.copy_(yt[..., 0:1, :])
+    for c in range(1, C):
+        q_sum.add_(yt[..., c : c + 1, :])
+    torch.mul(lse, q_sum, out=terms)
+    torch.mul(yt, out, out=products)
+    for c in range(C):
+        terms.sub_(products[:, c : c + 1])
+    loss = terms.view(K, B).sum(-1).div_(B)
+    e.div_(total)  # softmax
+    torch.mul(e, q_sum, out=out)
+    out.sub_(yt).mul_(1.0 / B)
+    return loss
+
+
+def output_loss_(loss: str, out: Tensor, yt: Tensor, workspace: Workspace | None = None) -> Tensor:
+    """The per-model loss ``(K,)`` of the outputs ``out (K, n_L, B)`` (samples last, contiguous)
+    against ``yt`` (``(n_L, B)`` or ``(K, n_L, B)``), and its gradient with respect to ``out`` written in
+    place of ``out``. ``mse``: ``(1/(B n_L)) sum (f - y)^2``, gradient ``2 (f - y) / (B n_L)``; ``bce``:
+    binary cross-entropy with logits, a mean over samples and outputs (targets in ``[0, 1]``);
+    ``cross_entropy``: over the ``n_L`` classes with class probabilities as targets, a mean over the
+    samples (as :func:`torch.nn.functional.cross_entropy`). Elementwise operations and sums over the
+    last axis of contiguous tensors only: a model's numbers do not depend on the others."""
+    _check_loss(loss)
+    if loss == "bce":
+        return _bce_(out, yt, workspace)
+    if loss == "cross_entropy":
+        return _cross_entropy_(out, yt, workspace)
+    n = out.shape[1] * out.shape[2]
+    r, value = _residual_and_loss_t(out, yt, _buffer(workspace, "squares", tuple(out.shape), out))
+    r.mul_(2.0 / n)
+    return value
+
+
+def _correct(loss: str, out: Tensor, yt: Tensor, ws: Workspace | None) -> Tensor:
+    """Per-model accuracy ``(K,)`` of the outputs ``out (K, n_L, B)``: ``bce``, the share of entries with
+    ``f > 0`` exactly where ``y > 1/2``; ``cross_entropy``, the share of samples whose target's largest
+    class (the first, for ties in the target) has the largest output, strictly above every other
+    class (a tie counts as wrong, so a constant output scores 0)."""
+    K, C, B = out.shape
+    if loss == "bce":
+        hits = torch.eq(out > 0, yt > 0.5)
+        return hits.view(K, -1).sum(-1).to(out.dtype).div_(C * B)
+    label = yt.argmax(dim=-2, keepdim=True)  # (1, B) or (K, 1, B): the data, not the model
+    if label.dim() == 2:
+        label = label.unsqueeze(0).expand(K, 1, B)
+    picked = torch.gather(out, 1, label)
+    others = torch.full_like(picked, -math.inf)
+    hot = torch.zeros(K, C, B, dtype=torch.bool, device=out.device).scatter_(1, label, True)
+    masked = torch.where(hot, -math.inf, out)
+    for c in range(C):
+        torch.maximum(others, masked[:, c : c + 1], out=others)
+    return (picked > others).view(K, B).sum(-1).to(out.dtype).div_(B)
+
+
 def _mse_(out: Tensor, flat: Tensor, yt: Tensor, squares: Tensor, count: Tensor) -> Tensor:
     """:func:`_residual_and_loss_t` with the views made beforehand: ``flat`` is ``out`` as
     ``(K, n)``, ``squares`` a ``(K, n)`` buffer, ``count`` the 0-dimensional tensor ``n`` (same bits)."""
@@ -225,10 +346,32 @@ def loss_t(
     yt: Tensor,
     activation: str,
     workspace: Workspace | None = None,
+    loss: str = "mse",
 ) -> Tensor:
-    """Per-model MSE ``(K,)`` on ``xt`` (samples last) against targets ``(n_L, B)`` or ``(K, n_L, B)``."""
+    """Per-model loss ``(K,)`` (``loss``: one of :data:`LOSSES`, :func:`output_loss_`) on ``xt``
+    (samples last) against targets ``(n_L, B)`` or ``(K, n_L, B)``."""
     out = forward_t(weights, biases, xt, activation, workspace)[0][-1]
-    return _residual_and_loss_t(out, yt, _buffer(workspace, "squares", tuple(out.shape), out))[1]
+    if _check_loss(loss) == "mse":
+        return _residual_and_loss_t(out, yt, _buffer(workspace, "squares", tuple(out.shape), out))[1]
+    return output_loss_(loss, out, yt, workspace)
+
+
+def loss_and_accuracy_t(
+    weights: list[Tensor],
+    biases: list[Tensor] | None,
+    xt: Tensor,
+    yt: Tensor,
+    activation: str,
+    workspace: Workspace | None = None,
+    loss: str = "bce",
+) -> tuple[Tensor, Tensor]:
+    """:func:`loss_t` of a classification loss (``bce`` or ``cross_entropy``) and the per-model
+    accuracy ``(K,)`` (:func:`_correct`), from one forward pass."""
+    if _check_loss(loss) == "mse":
+        raise ValueError("accuracy needs a classification loss (bce or cross_entropy), not mse")
+    out = forward_t(weights, biases, xt, activation, workspace)[0][-1]
+    accuracy = _correct(loss, out, yt, workspace)
+    return output_loss_(loss, out, yt, workspace), accuracy
 
 
 class Backprop:
@@ -252,8 +395,11 @@ class Backprop:
         grad_b: list[Tensor] | None,
         activation: str,
         samples: int,
+        loss: str = "mse",
     ) -> None:
         act = self.act = ACTIVATION_FUNCTIONS[activation]
+        self.loss = _check_loss(loss)
+        self.loss_workspace = Workspace()
         L = len(weights)
         K, B = weights[0].shape[0], samples
         widths = [W.shape[2] for W in weights] + [weights[-1].shape[1]]
@@ -312,8 +458,11 @@ class Backprop:
             if layer < L - 1:
                 act.forward(z, self.h[layer])
                 rows = self.h_rows[layer]
-        loss = _mse_(self.z[-1], self.flat_output, yt, self.squares, self.count)
-        self.z[-1].mul_(self.scale)
+        if self.loss == "mse":
+            loss = _mse_(self.z[-1], self.flat_output, yt, self.squares, self.count)
+            self.z[-1].mul_(self.scale)
+        else:
+            loss = output_loss_(self.loss, self.z[-1], yt, self.loss_workspace)
         for layer in range(L - 1, -1, -1):
             delta = self.deltas[layer]
             products = self.products[layer]
@@ -343,14 +492,15 @@ def loss_and_grad_t(
     yt: Tensor,
     activation: str,
     workspace: Workspace | None = None,
+    loss: str = "mse",
 ) -> tuple[Tensor, list[Tensor], list[Tensor] | None]:
-    """Per-model MSE loss ``(K,)`` and its gradients with respect to every ``W_l`` and ``b_l``
-    (same shapes as the weights and biases, new tensors), by backpropagation in the samples-last
-    layout (a :class:`Backprop` for this call; ``workspace`` is accepted for symmetry with
-    :func:`loss_t` and not needed)."""
+    """Per-model loss ``(K,)`` (``loss``: one of :data:`LOSSES`) and its gradients with respect to
+    every ``W_l`` and ``b_l`` (same shapes as the weights and biases, new tensors), by backpropagation
+    in the samples-last layout (a :class:`Backprop` for this call; ``workspace`` is accepted for
+    symmetry with :func:`loss_t` and not needed)."""
     grad_w = [W.new_empty(W.shape) for W in weights]
     grad_b = None if biases is None else [b.new_empty(b.shape) for b in biases]
-    plan = Backprop(weights, biases, grad_w, grad_b, activation, xt.shape[-1])
+    plan = Backprop(weights, biases, grad_w, grad_b, activation, xt.shape[-1], loss)
     return plan(xt, yt), grad_w, grad_b
 
 
@@ -367,8 +517,13 @@ def mlp_forward(weights: list[Tensor], biases: list[Tensor] | None, x: Tensor, a
 
 
 def mlp_loss_and_grad(
-    weights: list[Tensor], biases: list[Tensor] | None, x: Tensor, y: Tensor, activation: str
+    weights: list[Tensor],
+    biases: list[Tensor] | None,
+    x: Tensor,
+    y: Tensor,
+    activation: str,
+    loss: str = "mse",
 ) -> tuple[Tensor, list[Tensor], list[Tensor] | None]:
     """Row-batch front end of :func:`loss_and_grad_t`: ``x (B, n_0)`` or ``(K, B, n_0)``, targets
     ``y (B, n_L)`` or ``(K, B, n_L)``."""
-    return loss_and_grad_t(weights, biases, as_samples_last(x), as_samples_last(y), activation)
+    return loss_and_grad_t(weights, biases, as_samples_last(x), as_samples_last(y), activation, loss=loss)

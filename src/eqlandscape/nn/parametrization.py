@@ -51,6 +51,9 @@ from eqlandscape.equivariant import LinearBasis, OrbitBasis, admissible_equivari
 from eqlandscape.errors import ConfigError
 
 CONSTRAINED_KINDS = ("orbit", "orthonormal", "projected")
+DENSE_LIMIT = 50_000_000
+"""Largest ``phi`` (entries) a parametrization stores densely, with its pseudo-inverse of the same size
+(400 MB each in float64): a layer ``32*natural^2 -> 64*trivial`` of ``S_10`` would need 839 million."""
 KINDS = (*CONSTRAINED_KINDS, "free", "random")
 
 
@@ -311,6 +314,14 @@ def make_parametrization(
         raise ConfigError(f"unknown parametrization {kind!r}; expected one of {', '.join(KINDS)}")
     if mask is not None and kind in CONSTRAINED_KINDS:
         raise ConfigError(f"a mask applies to the free parametrizations, not to {kind!r}")
+    n = basis.numel
+    stored = {"orbit": basis.dim * n, "orthonormal": basis.dim * n, "projected": n * n, "random": n * n}
+    if stored.get(kind, 0) > DENSE_LIMIT:
+        raise ConfigError(
+            f"the {kind!r} parametrization of a tensor of shape {shape} ({basis.label or 'weights'}) would store "
+            f"{stored[kind]:,} floats twice, more than the limit of {DENSE_LIMIT:,}; use a smaller layer or the "
+            "'free' strategy"
+        )
     if kind == "orbit":
         phi = basis.dense()
         return _dense(kind, shape, phi, (phi.reshape(basis.dim, -1) / basis.sizes[:, None]).T)

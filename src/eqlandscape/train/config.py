@@ -219,7 +219,8 @@ class TrainConfig(Config):
     ``batch_size`` (``None``: full batch; else minibatches in a per-model random order, a fresh
     permutation of the train set per epoch of ``n_train // batch_size`` steps); ``record_every``
     (metrics at steps ``0, r, 2r, ...`` and after the last step); ``loss_tol`` (a model whose train
-    batch loss reaches it stops updating); ``success_tol`` (success: final test loss at most this);
+    batch loss reaches it stops updating); ``success_tol`` (success: final test loss at most this;
+    for a classification task, final test accuracy at least ``1 - success_tol``);
     ``dead_tol`` (dead: RMS output on the test set at most ``dead_tol`` times the RMS test label);
     ``init`` and ``init_scale`` (:mod:`eqlandscape.nn.architecture`); ``dtype``; ``device``;
     ``chunk_size`` (models trained together; ``None`` picks a cache-sized chunk); ``workers`` (chunks

@@ -39,11 +39,11 @@ class EquivarianceProbe:
         self.arch = arch
         self.count = count
         X = np.random.default_rng(0).standard_normal((arch.rep_in.size, count))  # samples last
-        gens = arch.rep_in.group.generators
+        # the generators' images (no element list: the group may be too large to enumerate, S_10 say)
         # (rho(g) x)[p[i]] = x[i]: row j of the image is row p^{-1}[j].
-        images = [X] + [X[np.argsort(arch.rep_in.perms[g])] for g in gens]
+        images = [X] + [X[np.argsort(p)] for p in arch.rep_in.generator_images]
         self.inputs = torch.as_tensor(np.concatenate(images, axis=1), dtype=dtype, device=device)
-        self.out_rows = [torch.as_tensor(np.argsort(arch.rep_out.perms[g]), device=device) for g in gens]
+        self.out_rows = [torch.as_tensor(np.argsort(p), device=device) for p in arch.rep_out.generator_images]
 
     def error(self, full: list[Tensor], workspace: Workspace | None = None) -> Tensor:
         """Relative equivariance error ``(K,)`` of each model (tensors in flat order)."""

@@ -3,16 +3,21 @@
 :class:`TrainResult` carries everything needed to reproduce and analyse a run:
 
 * ``table`` (pandas): one row per model with ``seed``, ``strategy``, ``parametrization``,
-  ``optimizer``, ``lr``, the final ``train_loss`` and ``test_loss`` (MSE on the train and test
-  sets, without augmentation or penalty terms), ``success`` (final test loss at
-  most ``success_tol``, not diverged), ``converged`` (reached ``loss_tol`` and stopped), ``diverged``
+  ``optimizer``, ``lr``, the final ``train_loss`` and ``test_loss`` (the task's loss, ``task.loss``:
+  MSE, binary cross-entropy with logits or cross-entropy, on the train and test sets, without
+  augmentation or penalty terms); for a classification task (loss ``bce`` or ``cross_entropy``) also
+  ``train_accuracy`` and ``test_accuracy`` (:func:`eqlandscape.nn.functional.loss_and_accuracy_t`:
+  the share of samples classified right; an output tie counts as wrong); ``success`` (not diverged,
+  and: for ``mse`` the final test loss at most ``success_tol``; for a classification task the final
+  test accuracy at least ``1 - success_tol``, a tolerance on the error rate, since a cross-entropy
+  has no scale-free target value), ``converged`` (reached ``loss_tol`` and stopped), ``diverged``
   (its loss became NaN/inf: frozen at its last finite parameters), ``steps_taken`` (updates
   applied), ``output_rms`` (RMS output on the test set), ``dead`` (``output_rms`` at most ``dead_tol``
   times the RMS test label), ``dist_to_E`` and ``equiv_error`` at the end
   (:mod:`eqlandscape.train.metrics`), and the recorded trajectories as arrays ``(R,)`` in columns
   ``train_loss_curve``, ``test_loss_curve``, ``grad_norm_curve`` (norm of the coordinate gradient of
-  the objective that the step used), ``dist_to_E_curve``, ``equiv_error_curve``, recorded at
-  ``record_steps``.
+  the objective that the step used), ``dist_to_E_curve``, ``equiv_error_curve`` (and for
+  classification ``train_accuracy_curve``, ``test_accuracy_curve``), recorded at ``record_steps``.
 * full-space tensors of every model at the start and at the end: ``initial_weights`` /
   ``final_weights`` (lists over layers of ``(K, n_out, n_in)``) and ``initial_biases`` /
   ``final_biases`` (``(K, n_out)``, ``None`` without biases); with ``record_weights`` also
@@ -34,6 +39,8 @@ from eqlandscape.nn import Ensemble
 from eqlandscape.train.config import TrainConfig
 
 CURVES = ("train_loss", "test_loss", "grad_norm", "dist_to_E", "equiv_error")
+ACCURACY_CURVES = ("train_accuracy", "test_accuracy")
+"""Recorded as well for a classification task (loss ``bce`` or ``cross_entropy``)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -54,9 +61,11 @@ class TrainResult:
     version: str
 
     def curves(self, metric: str) -> np.ndarray:
-        """The recorded trajectory of ``metric`` (one of :data:`CURVES`) of every model, ``(K, R)``."""
-        if metric not in CURVES:
-            raise KeyError(f"unknown metric {metric!r}; recorded: {', '.join(CURVES)}")
+        """The recorded trajectory of ``metric`` (one of :data:`CURVES`, or of :data:`ACCURACY_CURVES`
+        for a classification task) of every model, ``(K, R)``."""
+        recorded = [name for name in CURVES + ACCURACY_CURVES if f"{name}_curve" in self.table.columns]
+        if metric not in recorded:
+            raise KeyError(f"unknown metric {metric!r}; recorded: {', '.join(recorded)}")
         return np.stack(self.table[f"{metric}_curve"].to_numpy())
 
     def metadata(self) -> dict[str, Any]:

@@ -69,12 +69,12 @@ import eqlandscape
 from eqlandscape.errors import ConfigError
 from eqlandscape.nn import Ensemble, MLPArchitecture, Parametrization
 from eqlandscape.nn import rng as model_rng
-from eqlandscape.nn.functional import Backprop, Workspace, as_samples_last, forward_t, loss_t
-from eqlandscape.tasks import TeacherStudentTask
+from eqlandscape.nn.functional import Backprop, Workspace, as_samples_last, forward_t, loss_and_accuracy_t, loss_t
+from eqlandscape.tasks import LOSSES, Task, TeacherStudentTask
 from eqlandscape.train.config import OptimizerConfig, TrainConfig
 from eqlandscape.train.metrics import EquivarianceProbe, distance_to_equivariant
 from eqlandscape.train.optim import ALIGN, Optimizer
-from eqlandscape.train.results import CURVES, TrainResult
+from eqlandscape.train.results import ACCURACY_CURVES, CURVES, TrainResult
 from eqlandscape.train.strategies import Strategy, build_strategy
 
 Tensor = torch.Tensor
@@ -134,6 +134,7 @@ class _Run:
 
     config: TrainConfig
     arch: MLPArchitecture
+    loss: str  # the task's loss (one of eqlandscape.tasks.LOSSES)
     strategy: Strategy
     seeds: np.ndarray  # (K,)
     initial: list[Tensor]  # flat order, (K, *shape)
@@ -343,7 +344,7 @@ class _Chunk:
         if backprop is None:
             arch = self.run.arch
             (weights, biases), (grad_w, grad_b) = arch.split(state.full), arch.split(state.full_grads)
-            backprop = Backprop(weights, biases, grad_w, grad_b, arch.activation, xt.shape[-1])
+            backprop = Backprop(weights, biases, grad_w, grad_b, arch.activation, xt.shape[-1], self.run.loss)
             self._backprop = {key: backprop}  # the one of an earlier phase is done with
         loss = backprop(xt, yt)
         state.pull_back()
@@ -397,9 +398,15 @@ class _Chunk:
         """The recorded quantities of the students whose tensors are ``full`` and gradients ``grads``."""
         run, arch = self.run, self.run.arch
         weights, biases = arch.split(full)
-        values = {
-            "train_loss": loss_t(weights, biases, *run.train, arch.activation, self.workspaces["train"]),
-            "test_loss": loss_t(weights, biases, *run.test, arch.activation, self.workspaces["test"]),
+        values: dict[str, Tensor] = {}
+        for part, data in (("train", run.train), ("test", run.test)):
+            if run.loss == "mse":
+                values[f"{part}_loss"] = loss_t(weights, biases, *data, arch.activation, self.workspaces[part])
+            else:
+                values[f"{part}_loss"], values[f"{part}_accuracy"] = loss_and_accuracy_t(
+                    weights, biases, *data, arch.activation, self.workspaces[part], run.loss
+                )
+        values |= {
             "grad_norm": sum(torch.linalg.vecdot(g, g) for g in grads).sqrt(),
             "dist_to_E": distance_to_equivariant(arch, full),
             "equiv_error": run.probe.error(full, self.workspaces["probe"]),
@@ -439,15 +446,18 @@ def _canonical_nan(array: np.ndarray) -> np.ndarray:
 
 
 def train(
-    task: TeacherStudentTask,
+    task: Task,
     config: TrainConfig,
     student: MLPArchitecture | None = None,
     *,
     initial: Sequence[Tensor | np.ndarray] | None = None,
     progress: Callable[[TrainProgress], None] | None = None,
 ) -> TrainResult:
-    """Train ``config.n_models`` students of architecture ``student`` (default: the teacher's) on
-    ``task`` with ``config.strategy``; return a :class:`TrainResult`. ``progress`` (optional) receives a
+    """Train ``config.n_models`` students of architecture ``student`` on ``task`` (any
+    :class:`~eqlandscape.tasks.Task`: its ``loss`` is the training loss and the recorded one) with
+    ``config.strategy``; return a :class:`TrainResult`. The student defaults to the teacher's
+    architecture for a :class:`~eqlandscape.tasks.TeacherStudentTask` and must be given for other
+    tasks; its input and output reps must be the task's. ``progress`` (optional) receives a
     :class:`TrainProgress` a few times a second, from the training threads.
 
     ``initial`` (full tensors in flat order, each ``(K, *shape)``) replaces the seeded initialization;
@@ -460,8 +470,33 @@ def train(
     return _train(task, config, student, initial, config.seeds, progress)
 
 
+def _task_name(task: Task) -> str:
+    name = task.describe().get("task") if not isinstance(task, TeacherStudentTask) else "teacher-student"
+    return str(name or type(task).__name__)
+
+
+def _student(task: Task, student: MLPArchitecture | None) -> MLPArchitecture:
+    """The student of ``task``: ``student``, or the teacher's architecture; checked against the task's reps."""
+    if isinstance(task, TeacherStudentTask):
+        arch = task.arch if student is None else student
+        task.check_student(arch)
+        return arch
+    if student is None:
+        raise ConfigError(
+            f"the {_task_name(task)} task has no default student: give a student architecture from "
+            f"{task.rep_in.name!r} to {task.rep_out.name!r}"
+        )
+    for what, mine, theirs in (("input", task.rep_in, student.rep_in), ("output", task.rep_out, student.rep_out)):
+        if mine != theirs:
+            raise ConfigError(
+                f"the student's {what} rep {theirs.name!r} of {theirs.group.name} does not match the "
+                f"{_task_name(task)} task's {what} rep {mine.name!r} of {mine.group.name}"
+            )
+    return student
+
+
 def _train(
-    task: TeacherStudentTask,
+    task: Task,
     config: TrainConfig,
     student: MLPArchitecture | None,
     initial: Sequence[Tensor | np.ndarray] | None,
@@ -469,8 +504,9 @@ def _train(
     progress: Callable[[TrainProgress], None] | None = None,
 ) -> TrainResult:
     """:func:`train` with the students' seeds given (any int64 array of ``config.n_models`` seeds)."""
-    arch = task.arch if student is None else student
-    task.check_student(arch)
+    arch = _student(task, student)
+    if task.loss not in LOSSES:
+        raise ConfigError(f"unknown loss {task.loss!r} of the task; expected one of {', '.join(LOSSES)}")
     device = _device(config.device)
     dtype = torch.float32 if config.dtype == "float32" else torch.float64
     seeds = np.asarray(seeds, dtype=np.int64).reshape(-1)
@@ -489,6 +525,7 @@ def _train(
     run = _Run(
         config=config,
         arch=arch,
+        loss=task.loss,
         strategy=build_strategy(config.strategy, arch),
         seeds=seeds,
         initial=[on_device(t) for t in initial],
@@ -499,7 +536,8 @@ def _train(
         progress=_Progress(progress, K, config.steps),
     )
     R = run.record_steps.size
-    out: dict[str, np.ndarray] = {name: np.zeros((K, R)) for name in CURVES}
+    curves = CURVES if task.loss == "mse" else CURVES + ACCURACY_CURVES
+    out: dict[str, np.ndarray] = {name: np.zeros((K, R)) for name in curves}
     out.update(converged=np.zeros(K, bool), diverged=np.zeros(K, bool), steps_taken=np.zeros(K, np.int64))
     if config.record_weights:
         out.update({f"weights/{t}": np.zeros((K, R, *s)) for t, s in enumerate(arch.shapes)})
@@ -550,7 +588,7 @@ def _cat(tensors: list[list[Tensor]]) -> list[np.ndarray]:
     return [torch.cat(ts).detach().cpu().numpy() for ts in zip(*tensors, strict=True)]
 
 
-def _result(task: TeacherStudentTask, run: _Run, out: dict[str, np.ndarray], jobs: list[_Chunk]) -> TrainResult:
+def _result(task: Task, run: _Run, out: dict[str, np.ndarray], jobs: list[_Chunk]) -> TrainResult:
     cfg, arch = run.config, run.arch
     params = jobs[0].state.params
     final_tensors = [torch.cat(ts) for ts in zip(*(job.final for job in jobs), strict=True)]
@@ -561,6 +599,14 @@ def _result(task: TeacherStudentTask, run: _Run, out: dict[str, np.ndarray], job
     output_rms = np.concatenate([job.output_rms for job in jobs])
     label_rms = float(task.y_test.pow(2).mean().sqrt())
     test_loss = out["test_loss"][:, -1]
+    classification = run.loss != "mse"
+    if classification:
+        accuracy = {name: out[name][:, -1] for name in ACCURACY_CURVES}
+        success = accuracy["test_accuracy"] >= 1 - cfg.success_tol
+    else:
+        accuracy = {}
+        success = test_loss <= cfg.success_tol
+    curves = CURVES + ACCURACY_CURVES if classification else CURVES
     table = pd.DataFrame(
         {
             "seed": run.seeds,
@@ -570,7 +616,8 @@ def _result(task: TeacherStudentTask, run: _Run, out: dict[str, np.ndarray], job
             "lr": cfg.optimizer.lr,
             "train_loss": out["train_loss"][:, -1],
             "test_loss": test_loss,
-            "success": (test_loss <= cfg.success_tol) & ~out["diverged"],
+            **accuracy,
+            "success": success & ~out["diverged"],
             "converged": out["converged"],
             "diverged": out["diverged"],
             "dead": output_rms <= cfg.dead_tol * label_rms,
@@ -578,7 +625,7 @@ def _result(task: TeacherStudentTask, run: _Run, out: dict[str, np.ndarray], job
             "output_rms": output_rms,
             "dist_to_E": out["dist_to_E"][:, -1],
             "equiv_error": out["equiv_error"][:, -1],
-            **{f"{name}_curve": list(out[name]) for name in CURVES},
+            **{f"{name}_curve": list(out[name]) for name in curves},
         }
     )
     trajectories = [out[f"weights/{t}"] for t in range(len(arch.shapes))] if cfg.record_weights else None
