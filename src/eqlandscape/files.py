@@ -52,7 +52,7 @@ def check_output_dir(path: Path | str, *, force: bool = False, what: str = "--ou
             raise OutputDirError(
                 f"{what} {str(path)!r} holds the results of an earlier run; pass --force to replace them"
             )
-        if not os.access(path.parent if str(path.parent) else ".", os.W_OK | os.X_OK):
+        if not os.access(path.parent, os.W_OK | os.X_OK):
             raise OutputDirError(f"{what} {str(path)!r} cannot be replaced: its parent is not writable")
         return path
     ancestor = path.parent

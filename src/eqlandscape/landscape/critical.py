@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from eqlandscape.errors import ConfigError
-from eqlandscape.landscape.functional import flatten, full_weights, loss, named, tensor_names, unflatten
+from eqlandscape.landscape.functional import flatten, full_weights, loss, named, unflatten
 from eqlandscape.nn import MLPArchitecture
 
 Tensor = torch.Tensor
@@ -256,7 +256,7 @@ def critical_points(
     H = (H + H.mT) / 2
     E = fixed_point_subspace(arch, [])
     in_E = restrict(H, E.orthonormal())
-    names = tensor_names(arch.n_layers, arch.bias)
+    names = arch.names
     weights = [full[n].numpy() for n in names]
     barriers = analyze_barriers(arch)
     sides = barriers.sides(weights, side_tol) if barriers.barriers else np.empty((len(weights[0]), 0), dtype=object)

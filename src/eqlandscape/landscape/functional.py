@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 
 from eqlandscape.errors import ConfigError
+from eqlandscape.nn.architecture import tensor_names
 from eqlandscape.nn.functional import ACTIVATION_FUNCTIONS
 from eqlandscape.nn.parametrization import Parametrization
 from eqlandscape.reps import PermRep
@@ -145,11 +146,6 @@ def get_activation(activation: str) -> Callable[[Tensor], Tensor]:
 
 
 # ---------------------------------------------------------------------- named mappings
-def tensor_names(n_layers: int, bias: bool) -> list[str]:
-    """``["W0", "b0", "W1", ...]``: the names of an MLP's tensors in flat order."""
-    return [name for layer in range(n_layers) for name in ((f"W{layer}", f"b{layer}") if bias else (f"W{layer}",))]
-
-
 def named(tensors: Sequence[T], bias: bool) -> dict[str, T]:
     """Flat-order items (tensors, coordinates or parametrizations: ``W0, b0, W1, ...``) as a mapping
     keyed by :func:`tensor_names`."""

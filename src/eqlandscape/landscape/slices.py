@@ -32,7 +32,7 @@ from eqlandscape.landscape.functional import check_data, loss
 from eqlandscape.nn import MLPArchitecture
 from eqlandscape.nn.functional import as_samples_last, loss_t
 from eqlandscape.symmetry import BarrierAnalysis, align, coefficient_names
-from eqlandscape.symmetry.weight_space import as_tensors, tensor_names
+from eqlandscape.symmetry.weight_space import as_tensors
 
 
 def _flat(arrays: Sequence[np.ndarray]) -> np.ndarray:
@@ -133,7 +133,7 @@ def loss_slice(
     check_data(x, y, arch.widths, criterion)
     grid = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, len(axes))  # (points, k)
     values = np.empty(grid.shape[0])
-    names = tensor_names(arch)
+    names = arch.names
     f = torch.func.vmap(partial(loss, activation=arch.activation, criterion=criterion), in_dims=(0, None, None))
     xt, yt = as_samples_last(x), as_samples_last(y)
     for start in range(0, grid.shape[0], chunk):

@@ -36,6 +36,13 @@ from eqlandscape.nn.parametrization import Parametrization, make_parametrization
 from eqlandscape.reps import PermRep
 
 ACTIVATIONS = tuple(ACTIVATION_FUNCTIONS)
+
+
+def tensor_names(n_layers: int, bias: bool) -> list[str]:
+    """``["W0", "b0", "W1", ...]``: the names of an MLP's tensors in flat order."""
+    return [name for layer in range(n_layers) for name in ((f"W{layer}", f"b{layer}") if bias else (f"W{layer}",))]
+
+
 INITS = ("equivariant", "free")
 
 
@@ -93,6 +100,11 @@ class MLPArchitecture:
     def shapes(self) -> tuple[tuple[int, ...], ...]:
         """Shapes of the tensors in flat order."""
         return tuple(b.shape for b in self.bases)
+
+    @property
+    def names(self) -> list[str]:
+        """Names of the tensors in flat order: ``W0, b0, W1, ...`` (:func:`tensor_names`)."""
+        return tensor_names(self.n_layers, self.bias)
 
     @property
     def per_layer(self) -> int:

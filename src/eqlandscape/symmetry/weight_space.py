@@ -47,11 +47,11 @@ def as_tensors(arch: MLPArchitecture, tensors: Sequence[Any], what: str = "weigh
     """
     shapes = arch.shapes
     if len(tensors) != len(shapes):
-        names = ", ".join(tensor_names(arch))
+        names = ", ".join(arch.names)
         raise WeightShapeError(f"{what}: got {len(tensors)} tensors for the {len(shapes)} tensors ({names}) of {arch}")
     arrays = [np.asarray(t.detach().cpu().numpy() if hasattr(t, "detach") else t, dtype=np.float64) for t in tensors]
     batched = arrays[0].ndim == len(shapes[0]) + 1
-    names = tensor_names(arch)
+    names = arch.names
     for name, a, shape in zip(names, arrays, shapes, strict=True):
         want = (a.shape[0], *shape) if batched and a.ndim else shape
         if a.shape != want:
@@ -70,22 +70,12 @@ def check_tol(tol: float, what: str = "tol") -> float:
     return float(tol)
 
 
-def tensor_names(arch: MLPArchitecture) -> list[str]:
-    """``["W0", "b0", "W1", ...]`` in flat order."""
-    names = []
-    for layer in range(arch.n_layers):
-        names.append(f"W{layer}")
-        if arch.bias:
-            names.append(f"b{layer}")
-    return names
-
-
 def coefficient_names(arch: MLPArchitecture, bases: Sequence[OrbitBasis] | None = None) -> list[list[str]]:
     """Names of the orbit coefficients of ``E`` (or of other per-tensor ``bases``), per tensor in flat
     order: an orbit is named by its first entry in row-major order, e.g. ``W0[0,0]`` (for
     ``natural -> natural`` of ``S_n`` the diagonal) and ``W0[0,1]`` (the off-diagonal), ``b0[0]``."""
     out = []
-    for name, basis in zip(tensor_names(arch), arch.bases if bases is None else bases, strict=True):
+    for name, basis in zip(arch.names, arch.bases if bases is None else bases, strict=True):
         first = np.unique(basis.orbit_index.reshape(-1), return_index=True)[1]
         entries = np.stack(np.unravel_index(first, basis.shape), axis=1)
         out.append([f"{name}[{','.join(str(int(i)) for i in e)}]" for e in entries])
@@ -164,5 +154,5 @@ def joint_orbits(
         n = int(np.prod(shape))
         maps = np.stack([im[t] for im in images]) if images else np.arange(n)[None]
         _, labels = orbit_labels(maps, n)
-        out.append(OrbitBasis(labels.reshape(shape), np.bincount(labels), label=f"{tensor_names(arch)[t]} of {arch}"))
+        out.append(OrbitBasis(labels.reshape(shape), np.bincount(labels), label=f"{arch.names[t]} of {arch}"))
     return out
