@@ -144,6 +144,10 @@ def test_critical_json_keys(demo_json: dict) -> None:
         assert p["near_zero"] == int((np.abs(eig) <= demo_json["eig_tol"]).sum())
         assert len(p["sides"]) == len(demo_json["barriers"]) and p["count"] >= 1
         assert set(p) <= names, set(p) - names
+        if p["sides"] != ["dead"]:  # away from the ReLU kink at 0: the spectrum of autograd's Hessian
+            flat = torch.cat([torch.tensor(w, dtype=F64).reshape(-1) for w in p["weights"]])
+            H = torch.autograd.functional.hessian(lambda v: _hand_loss(v[:9].reshape(3, 3), v[9:].reshape(1, 3)), flat)
+            np.testing.assert_allclose(eig, np.linalg.eigvalsh(H.numpy()), atol=1e-8)
 
 
 def test_critical_text_table(capsys: pytest.CaptureFixture[str]) -> None:

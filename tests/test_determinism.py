@@ -179,6 +179,8 @@ def test_classification_losses_depend_on_the_seed_only(loss, dtype) -> None:
         _check_everything(task, config, student, large=64)
         result = train(task, config.model_copy(update={"n_models": 3}), student)
         assert result.curves("train_accuracy").shape == result.curves("train_loss").shape
+        acc = result.curves("test_accuracy")
+        np.testing.assert_array_equal(acc[:, -1], result.table["test_accuracy"].to_numpy())  # ends at the column
 
 
 @pytest.mark.parametrize("loss", ["bce", "cross_entropy"])

@@ -239,7 +239,7 @@ def critical_points(
     ``side_tol`` relative to the weights' norm). Pass ``refined`` to classify points already refined.
     A point with non-finite weights (a diverged start) gets NaN eigenvalues and indices ``-1``.
     """
-    from eqlandscape.landscape.hessian import hessian, restrict
+    from eqlandscape.landscape.hessian import coordinate_matrix, hessian, restrict
     from eqlandscape.symmetry import analyze_barriers, fixed_point_subspace
 
     if refined is None:
@@ -249,11 +249,11 @@ def critical_points(
     y = torch.as_tensor(y)
     y = y.to(torch.float64) if y.is_floating_point() else y
     options = {"activation": arch.activation, "criterion": criterion}
-    own = hessian(refined.coords, x, y, params=params, **options)
     full = {k: v.detach() for k, v in full_weights(refined.coords, params).items()}
-    H = hessian(full, x, y, **options)
-    free_grad, _ = _grad_and_loss(full, x, y, arch.activation, criterion, None)
+    H = hessian(full, x, y, **options)  # once, in the full weights; the point's own coordinates restrict it
     H = (H + H.mT) / 2
+    own = H if params is None else restrict(H, coordinate_matrix(params))
+    free_grad, _ = _grad_and_loss(full, x, y, arch.activation, criterion, None)
     E = fixed_point_subspace(arch, [])
     in_E = restrict(H, E.orthonormal())
     names = arch.names

@@ -47,6 +47,7 @@ from itertools import pairwise
 from typing import Any
 
 import numpy as np
+import scipy.linalg
 import torch
 
 from eqlandscape.errors import ConfigError
@@ -221,7 +222,7 @@ def _structured_hessian(
 
 
 # ---------------------------------------------------------------------- public API
-def _as_matrix(basis: Any, size: int, like: Tensor, what: str) -> Tensor:
+def basis_matrix(basis: Any, size: int, like: Tensor, what: str) -> Tensor:
     """A basis ``(r, size)`` as a tensor of ``like``'s dtype and device; :class:`ConfigError` otherwise."""
     b = torch.as_tensor(np.asarray(basis) if not isinstance(basis, Tensor) else basis)
     if b.dim() != 2 or b.shape[1] != size or b.shape[0] < 1:
@@ -235,12 +236,7 @@ def coordinate_matrix(params: Mapping[str, Parametrization]) -> np.ndarray:
     identity block for a ``free`` tensor."""
     names, _, _ = structure(params)
     blocks = [np.eye(params[n].numel) if params[n].phi is None else np.asarray(params[n].phi) for n in names]
-    out = np.zeros((sum(b.shape[0] for b in blocks), sum(b.shape[1] for b in blocks)))
-    r = c = 0
-    for b in blocks:
-        out[r : r + b.shape[0], c : c + b.shape[1]] = b
-        r, c = r + b.shape[0], c + b.shape[1]
-    return out
+    return scipy.linalg.block_diag(*blocks)
 
 
 def hessian(
@@ -286,7 +282,7 @@ def hessian(
     layout = _layout(widths, bias, full["W0"].device)
     phi = None if params is None else torch.as_tensor(coordinate_matrix(params), dtype=dtype, device=x.device)
     size = layout.size if phi is None else phi.shape[0]
-    restrict_to = None if basis is None else _as_matrix(basis, size, full["W0"], "basis")
+    restrict_to = None if basis is None else basis_matrix(basis, size, full["W0"], "basis")
     K = full["W0"].shape[0]
     if chunk is None:
         chunk = max(1, CHUNK_FLOATS // _per_model_floats(layout, x.shape[0]))
@@ -296,9 +292,9 @@ def hessian(
     result = full["W0"].new_empty(K, r, r)
     Ws = [full[f"W{layer}"].detach() for layer in range(len(widths) - 1)]
     bs = [full[f"b{layer}"].detach() for layer in range(len(widths) - 1)] if bias else None
+    direct = phi is None and restrict_to is None
     for start in range(0, K, chunk):
         part = slice(start, min(K, start + chunk))
-        direct = phi is None and restrict_to is None
         H = _structured_hessian(
             [W[part] for W in Ws],
             None if bs is None else [b[part] for b in bs],
@@ -339,7 +335,7 @@ def restrict(H: Tensor, basis: Any) -> Tensor:
     wrong shape."""
     if H.dim() < 2 or H.shape[-1] != H.shape[-2]:
         raise ConfigError(f"Hessians of shape {tuple(H.shape)} are not square matrices (..., P, P)")
-    b = _as_matrix(basis, H.shape[-1], H, "basis")
+    b = basis_matrix(basis, H.shape[-1], H, "basis")
     return b @ H @ b.T
 
 

@@ -129,7 +129,8 @@ def loss_slice(
         raise ConfigError(f"directions of shape {d.shape} for {len(axes)} axes: expected ({len(axes)}, {o.size})")
     labels = tuple(labels) if labels is not None else tuple(f"direction {k + 1}" for k in range(len(axes)))
     x = torch.as_tensor(x, dtype=torch.float64)
-    y = torch.as_tensor(y, dtype=torch.float64)
+    y = torch.as_tensor(y)
+    y = y.to(torch.float64) if y.is_floating_point() else y  # integer class labels stay labels
     check_data(x, y, arch.widths, criterion)
     grid = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, len(axes))  # (points, k)
     values = np.empty(grid.shape[0])

@@ -42,6 +42,7 @@ from eqlandscape.landscape.functional import (
     loss,
     unflatten,
 )
+from eqlandscape.landscape.hessian import basis_matrix
 from eqlandscape.nn.parametrization import Parametrization
 
 if TYPE_CHECKING:
@@ -121,12 +122,7 @@ def hessian_operator(
         return torch.zeros_like(v) if out is None else out
 
     P = theta.shape[0]
-    b = None
-    if basis is not None:
-        b = torch.as_tensor(np.asarray(basis) if not isinstance(basis, Tensor) else basis)
-        if b.dim() != 2 or b.shape[1] != P or b.shape[0] < 1:
-            raise ConfigError(f"basis has shape {tuple(b.shape)}, expected (r, {P}) with r >= 1")
-        b = b.to(dtype=theta.dtype, device=theta.device)
+    b = None if basis is None else basis_matrix(basis, P, theta, "basis")
 
     def matvec(v: np.ndarray) -> np.ndarray:
         t = torch.as_tensor(np.asarray(v, dtype=np.float64).reshape(-1), dtype=theta.dtype, device=theta.device)

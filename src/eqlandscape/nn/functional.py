@@ -215,7 +215,8 @@ def _residual_and_loss_t(out: Tensor, yt: Tensor, squares: Tensor | None = None)
 
 
 LOSSES = ("mse", "bce", "cross_entropy")
-"""The losses of the kernels (:func:`output_loss_`), as :data:`eqlandscape.tasks.LOSSES`."""
+"""The losses of the kernels (:func:`output_loss_`): mean squared error; binary cross-entropy with logits
+(``n_out = 1``, labels 0/1); cross-entropy over ``C`` classes (output ``C*trivial``, one-hot label rows)."""
 
 
 def _check_loss(loss: str) -> str:

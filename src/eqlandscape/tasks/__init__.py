@@ -10,9 +10,10 @@ Every task offers the same small protocol (:class:`Task`): train and test tensor
 output reps, the loss, and a JSON-serializable description.
 """
 
+from eqlandscape.nn.functional import LOSSES
 from eqlandscape.tasks.digits import DigitsTask, digits_masks, digits_task, pixel_group
 from eqlandscape.tasks.graphs import GraphTask, connected, graph_task, sbm_graphs
-from eqlandscape.tasks.protocol import LOSSES, Task
+from eqlandscape.tasks.protocol import Task
 from eqlandscape.tasks.teacher import INPUTS, TeacherStudentTask, demo_task, plane_teacher, teacher_student
 
 __all__ = [

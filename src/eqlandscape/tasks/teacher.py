@@ -23,6 +23,7 @@ from eqlandscape.errors import ConfigError
 from eqlandscape.groups import group_from_name
 from eqlandscape.nn import EquivariantMLP, MLPArchitecture
 from eqlandscape.reps import PermRep, natural, trivial
+from eqlandscape.tasks.protocol import check_student
 
 INPUTS = ("gaussian", "uniform")
 
@@ -61,15 +62,7 @@ class TeacherStudentTask:
 
     def check_student(self, student: MLPArchitecture) -> None:
         """Raise :class:`ConfigError` unless the student maps the teacher's input rep to its output rep."""
-        for what, mine, theirs in (
-            ("input", self.arch.rep_in, student.rep_in),
-            ("output", self.arch.rep_out, student.rep_out),
-        ):
-            if mine != theirs:  # PermRep equality compares the groups too
-                raise ConfigError(
-                    f"the student's {what} rep {theirs.name!r} of {theirs.group.name} does not match the "
-                    f"teacher's {what} rep {mine.name!r} of {mine.group.name}"
-                )
+        check_student(self, student, "teacher's")
 
     def describe(self) -> dict[str, Any]:
         """A JSON-serializable record of the task: teacher architecture and weights, data options."""

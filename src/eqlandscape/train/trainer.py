@@ -71,6 +71,7 @@ from eqlandscape.nn import Ensemble, MLPArchitecture, Parametrization
 from eqlandscape.nn import rng as model_rng
 from eqlandscape.nn.functional import Backprop, Workspace, as_samples_last, forward_t, loss_and_accuracy_t, loss_t
 from eqlandscape.tasks import LOSSES, Task, TeacherStudentTask
+from eqlandscape.tasks.protocol import check_student
 from eqlandscape.train.config import OptimizerConfig, TrainConfig
 from eqlandscape.train.metrics import EquivarianceProbe, distance_to_equivariant
 from eqlandscape.train.optim import ALIGN, Optimizer
@@ -486,12 +487,7 @@ def _student(task: Task, student: MLPArchitecture | None) -> MLPArchitecture:
             f"the {_task_name(task)} task has no default student: give a student architecture from "
             f"{task.rep_in.name!r} to {task.rep_out.name!r}"
         )
-    for what, mine, theirs in (("input", task.rep_in, student.rep_in), ("output", task.rep_out, student.rep_out)):
-        if mine != theirs:
-            raise ConfigError(
-                f"the student's {what} rep {theirs.name!r} of {theirs.group.name} does not match the "
-                f"{_task_name(task)} task's {what} rep {mine.name!r} of {mine.group.name}"
-            )
+    check_student(task, student, f"{_task_name(task)} task's")
     return student
 
 
