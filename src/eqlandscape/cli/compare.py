@@ -1,0 +1,1 @@
+"""The compare command: relaxations side by side (issue 15)."""

@@ -1,0 +1,1 @@
+"""Landscape commands: hessian and stability (issue 14)."""
