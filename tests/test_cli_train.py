@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from eqlandscape.cli import main
-from eqlandscape.cli.training import rep_chain, run_training
+from eqlandscape.cli.tasks import rep_chain
+from eqlandscape.cli.training import run_training
 from eqlandscape.errors import RepSpecError
 from eqlandscape.train import TrainConfig
 

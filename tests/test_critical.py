@@ -19,7 +19,7 @@ import torch
 
 from eqlandscape.cli import main
 from eqlandscape.cli.critical import GRAD_TOL
-from eqlandscape.cli.training import make_task
+from eqlandscape.cli.tasks import make_task
 from eqlandscape.groups import group_from_name
 from eqlandscape.landscape.critical import balanced, critical_points, deduplicate, refine
 from eqlandscape.nn import MLPArchitecture

@@ -6,7 +6,7 @@ import sys
 from eqlandscape.cli.app import app, main
 
 # modules whose commands register themselves on ``app``
-from eqlandscape.cli import compare, dynamics, landscape  # noqa: F401  isort: skip
+from eqlandscape.cli import compare, dynamics, landscape, training  # noqa: F401  isort: skip
 
 __all__ = ["app", "main", "run"]
 

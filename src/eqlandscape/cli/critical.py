@@ -38,7 +38,7 @@ def find_critical_points(
     criticality), refine each end point within ``E`` (:func:`~eqlandscape.landscape.critical.refine`),
     classify (:func:`~eqlandscape.landscape.critical.critical_points`) and deduplicate modulo the
     rescaling of ReLU neurons. Returns the JSON-serializable result of the command."""
-    from eqlandscape.cli.training import make_task
+    from eqlandscape.cli.tasks import make_task
     from eqlandscape.landscape.critical import critical_points, deduplicate
     from eqlandscape.landscape.functional import augment
     from eqlandscape.symmetry import analyze_barriers

@@ -1,131 +1,25 @@
-"""The pieces of ``eqlandscape train``: architectures from text, the run, and its files."""
+"""``eqlandscape train``: the run, its table and its files."""
 
 from __future__ import annotations
 
+import functools
 import json
-import re
+import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import pandas as pd
+import typer
 
-from eqlandscape.errors import ConfigError, RepSpecError
-from eqlandscape.files import write_result_dir
-from eqlandscape.groups import PermGroup, group_from_name
-from eqlandscape.nn import EquivariantMLP, MLPArchitecture
-from eqlandscape.reps import PermRep, parse_rep
+from eqlandscape.cli.app import ForceFlag, JsonFlag, QuietFlag, ThreadsOption, _print_json, _table, app, console
+from eqlandscape.cli.progress import TrainingBar
+from eqlandscape.cli.tasks import _chain, default_student_spec, make_data_task, make_task, rep_chain
+from eqlandscape.errors import ConfigError
+from eqlandscape.files import check_output_dir, write_result_dir
+from eqlandscape.nn import MLPArchitecture
 from eqlandscape.symmetry.annotate import annotate
-from eqlandscape.tasks import (
-    GraphTask,
-    Task,
-    TeacherStudentTask,
-    digits_task,
-    graph_task,
-    plane_teacher,
-    teacher_student,
-)
-from eqlandscape.tasks.digits import PIXEL_GROUPS
 from eqlandscape.train import TrainConfig, TrainProgress, TrainResult, train
-from eqlandscape.train.config import MAX_SEED
-
-TEACHER_WEIGHTS = ("random", "plane")
-PLANE_REPS = "natural -> natural -> trivial"
-TASKS = ("teacher", "graphs", "digits")
-DIGITS_STUDENT = "natural -> 4*regular -> 10*trivial"
-"""The default digits student: the pixels, 4 regular blocks (4 |G| neurons: 16 for C4, 32 for D4), 10 class logits."""
-
-
-def _chain(group: PermGroup, spec: str) -> tuple[PermRep, ...]:
-    parts = [p.strip() for p in spec.split("->")]
-    if len(parts) < 2 or not all(parts):
-        raise RepSpecError(f"an MLP needs reps 'rho_0 -> ... -> rho_L' (at least two), got {spec!r}")
-    return tuple(parse_rep(group, p) for p in parts)
-
-
-def rep_chain(group_name: str, spec: str) -> tuple[PermRep, ...]:
-    """The reps of an MLP's layers from ``"natural -> 2*trivial + S3/C2 -> trivial"``."""
-    return _chain(group_from_name(group_name), spec)
-
-
-def graph_nodes(group: str) -> int:
-    """The number of nodes of ``--task graphs`` from its group ``S<n>`` (``n >= 2``)."""
-    match = re.fullmatch(r"S(\d+)", group.strip())
-    if match is None or int(match.group(1)) < 2:
-        raise ConfigError(f"--task graphs needs the group S<n> of the graphs' n nodes (S10, say), got {group!r}")
-    return int(match.group(1))
-
-
-def make_data_task(
-    task: str,
-    group: str,
-    *,
-    count: int | None = None,
-    train_fraction: float | None = None,
-    data_seed: int | None = None,
-) -> Task:
-    """The task ``graphs`` (``S<n>``: ``count`` graphs, default 1,000, of ``n`` nodes in two blocks of
-    ``n // 2`` and ``n - n // 2``) or ``digits`` (``group`` ``C4`` or ``D4`` acting on the pixels), split
-    with ``train_fraction`` (default 0.8) and drawn or shuffled with ``data_seed`` (default 0)."""
-    if data_seed is not None and not 0 <= data_seed <= MAX_SEED:
-        raise ConfigError(f"--data-seed {data_seed} is out of range: seeds are integers 0 .. 2^63 - 1")
-    fraction = 0.8 if train_fraction is None else train_fraction
-    seed = 0 if data_seed is None else data_seed
-    if task == "graphs":
-        n = graph_nodes(group)
-        return graph_task(1000 if count is None else count, (n // 2, n - n // 2), train_fraction=fraction, seed=seed)
-    if task == "digits":
-        if group.strip() not in PIXEL_GROUPS:
-            raise ConfigError(f"--task digits needs the pixel group C4 or D4, got {group!r}")
-        if count is not None:
-            raise ConfigError(f"--count {count} applies to --task graphs, not digits")
-        return digits_task(group.strip(), train_fraction=fraction, seed=seed)
-    raise ConfigError(f"unknown task {task!r}; expected one of {', '.join(TASKS)}")
-
-
-def default_student_spec(task: Task) -> tuple[PermRep, ...]:
-    """The default student reps of a graphs or digits task."""
-    if isinstance(task, GraphTask):
-        return task.architecture_reps()
-    return _chain(task.rep_in.group, DIGITS_STUDENT)
-
-
-def make_task(
-    group: str,
-    teacher_spec: str,
-    *,
-    activation: str = "relu",
-    bias: bool = True,
-    teacher_seed: int = 0,
-    n_train: int = 512,
-    n_test: int = 512,
-    noise: float = 0.0,
-    teacher_weights: str = "random",
-    teacher_a: float = 1.0,
-    teacher_b: float = -0.2,
-    data_seed: int | None = None,
-) -> TeacherStudentTask:
-    """A teacher with reps ``teacher_spec`` and its data drawn with ``data_seed`` (default
-    ``teacher_seed``).
-
-    ``teacher_weights="random"``: a random equivariant teacher seeded by ``teacher_seed`` (with
-    ``activation`` and ``bias``). ``"plane"``: the demo's teacher for any group, reps
-    ``natural -> natural -> trivial``, ReLU, no biases, ``W_0 = a I + b (J - I)`` and output weights 1
-    (:func:`~eqlandscape.tasks.plane_teacher`)."""
-    for name, value in (("--teacher-seed", teacher_seed), ("--data-seed", data_seed)):
-        if value is not None and not 0 <= value <= MAX_SEED:
-            raise ConfigError(f"{name} {value} is out of range: seeds are integers 0 .. 2^63 - 1")
-    if teacher_weights not in TEACHER_WEIGHTS:
-        raise ConfigError(f"unknown teacher weights {teacher_weights!r}; expected one of {', '.join(TEACHER_WEIGHTS)}")
-    teacher_reps = rep_chain(group, teacher_spec)
-    if teacher_weights == "plane":
-        if [r.name for r in teacher_reps] != [p.strip() for p in PLANE_REPS.split("->")]:
-            raise ConfigError(f"--teacher-weights plane needs the teacher reps {PLANE_REPS!r}, got {teacher_spec!r}")
-        teacher = plane_teacher(teacher_a, teacher_b, group=group)
-    else:
-        teacher = EquivariantMLP(teacher_reps, activation, bias, seed=teacher_seed)
-    seed = teacher_seed if data_seed is None else data_seed
-    return teacher_student(teacher, n_train, n_test, noise=noise, seed=seed)
 
 
 def run_training(
@@ -198,3 +92,182 @@ def train_summary(result: TrainResult, seconds: float) -> dict[str, Any]:
         "seconds": seconds,
         "us_per_student_step": 1e6 * seconds / (len(t) * result.config.steps),
     }
+
+
+@app.command("train")
+def train_command(
+    group_name: Annotated[
+        str,
+        typer.Argument(
+            metavar="GROUP", help="Group name, e.g. S3; graphs: S<n> for n nodes (S10); digits: C4 or D4 on the pixels."
+        ),
+    ],
+    task: Annotated[
+        str,
+        typer.Option(
+            help="teacher (a random equivariant teacher), graphs (connectivity of block-model graphs, "
+            "binary cross-entropy) or digits (8x8 digits, cross-entropy)."
+        ),
+    ] = "teacher",
+    teacher: Annotated[
+        str | None, typer.Option(help="teacher: teacher reps 'rho_0 -> ... -> rho_L' [natural -> natural -> trivial].")
+    ] = None,
+    student: Annotated[
+        str | None,
+        typer.Option(
+            help="Student reps (default: teacher, the teacher's; graphs, natural^2 -> 32*natural^2 -> "
+            "64*trivial -> 32*trivial -> trivial; digits, natural -> 4*regular -> 10*trivial)."
+        ),
+    ] = None,
+    count: Annotated[int | None, typer.Option(help="graphs: number of graphs [1000].")] = None,
+    train_fraction: Annotated[
+        float | None, typer.Option(help="graphs, digits: share of the data used for training [0.8].")
+    ] = None,
+    strategy: Annotated[str, typer.Option(help="constrained, free, augmented, relaxed or penalty.")] = "constrained",
+    parametrization: Annotated[
+        str | None, typer.Option(help="constrained, relaxed: orthonormal (default), orbit or projected.")
+    ] = None,
+    switch_step: Annotated[
+        int | None, typer.Option(help="relaxed: step of the switch to free training [1000].")
+    ] = None,
+    gamma: Annotated[float | None, typer.Option(help="penalty: weight of (gamma/2)||A - P_E A||^2 [1.0].")] = None,
+    samples: Annotated[int | None, typer.Option(help="augmented: group elements per step (default: all).")] = None,
+    optimizer: Annotated[str, typer.Option(help="sgd or adam.")] = "adam",
+    lr: Annotated[float, typer.Option(help="Learning rate.")] = 0.01,
+    students: Annotated[int, typer.Option(help="Number of students K, trained at once.")] = 256,
+    steps: Annotated[int, typer.Option(help="Step budget.")] = 1000,
+    seed: Annotated[int, typer.Option(help="First student seed.")] = 0,
+    teacher_seed: Annotated[int | None, typer.Option(help="teacher: seed of the random teacher's weights [0].")] = None,
+    teacher_weights: Annotated[
+        str | None,
+        typer.Option(
+            help="teacher: random (default), or plane: W = a I + b (J - I), output weights 1 "
+            "(natural -> natural -> trivial)."
+        ),
+    ] = None,
+    teacher_a: Annotated[float | None, typer.Option(help="plane teacher: diagonal weight a [1.0].")] = None,
+    teacher_b: Annotated[float | None, typer.Option(help="plane teacher: off-diagonal weight b [-0.2].")] = None,
+    data_seed: Annotated[
+        int | None, typer.Option(help="Seed of the data (default: teacher, the teacher seed; graphs, digits, 0).")
+    ] = None,
+    activation: Annotated[str, typer.Option(help="relu, tanh, gelu or identity.")] = "relu",
+    bias: Annotated[bool, typer.Option(help="Biases in every layer.")] = True,
+    n_train: Annotated[int | None, typer.Option(help="teacher: training samples [512].")] = None,
+    n_test: Annotated[int | None, typer.Option(help="teacher: test samples [512].")] = None,
+    noise: Annotated[float | None, typer.Option(help="teacher: label noise (standard deviation) [0.0].")] = None,
+    dtype: Annotated[str, typer.Option(help="float32 or float64.")] = "float32",
+    device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
+    out: Annotated[str | None, typer.Option(help="Directory for students.csv and summary.json.")] = None,
+    force: ForceFlag = False,
+    threads: ThreadsOption = None,
+    quiet_: QuietFlag = False,
+    json_: JsonFlag = False,
+):
+    """Train K students at once with one strategy, on a random equivariant teacher's data (--task teacher),
+    on graph connectivity (graphs) or on digits (digits)."""
+    out_dir = None if out is None else check_output_dir(out, force=force)
+    from eqlandscape.errors import ConfigError
+    from eqlandscape.train import TrainConfig
+    from eqlandscape.train.config import strategy_fields
+
+    # an option given for a strategy that has no such field is an error, not silently ignored
+    given = {"parametrization": parametrization, "switch_step": switch_step, "gamma": gamma, "samples": samples}
+    given = {k: v for k, v in given.items() if v is not None}
+    fields = strategy_fields(strategy)
+    for name, value in given.items():
+        if name not in fields:
+            flag = "--" + name.replace("_", "-")
+            raise ConfigError(
+                f"{flag} {value} does not apply to --strategy {strategy} (its options: {', '.join(fields) or 'none'})"
+            )
+    if task not in ("teacher", "graphs", "digits"):
+        raise ConfigError(f"unknown task {task!r}; expected one of teacher, graphs, digits")
+    # options of the teacher task given for another task, and of the data tasks given for the teacher
+    teacher_only = {
+        "teacher": teacher,
+        "teacher_seed": teacher_seed,
+        "teacher_weights": teacher_weights,
+        "teacher_a": teacher_a,
+        "teacher_b": teacher_b,
+        "n_train": n_train,
+        "n_test": n_test,
+        "noise": noise,
+    }
+    data_only = {"count": count, "train_fraction": train_fraction}
+    wrong = teacher_only if task != "teacher" else data_only
+    for name, value in wrong.items():
+        if value is not None:
+            flag = "--" + name.replace("_", "-")
+            applies = "--task teacher" if task != "teacher" else "--task graphs or digits"
+            raise ConfigError(f"{flag} {value} applies to {applies}, not --task {task}")
+    if task == "digits" and count is not None:
+        raise ConfigError(f"--count {count} applies to --task graphs, not --task digits")
+    teacher_weights = teacher_weights or "random"
+    if teacher_weights != "plane" and (teacher_a is not None or teacher_b is not None):
+        raise ConfigError(f"--teacher-a/--teacher-b apply to --teacher-weights plane, not {teacher_weights!r}")
+    config = TrainConfig(
+        strategy={"name": strategy, **given},
+        optimizer={"name": optimizer, "lr": lr},
+        n_models=students,
+        first_seed=seed,
+        steps=steps,
+        dtype=dtype,
+        device=device,
+        workers=threads,
+    )
+    start = time.perf_counter()
+    teacher_options: dict[str, Any] = (
+        {}
+        if task != "teacher"
+        else {
+            "teacher_seed": 0 if teacher_seed is None else teacher_seed,
+            "n_train": 512 if n_train is None else n_train,
+            "n_test": 512 if n_test is None else n_test,
+            "noise": 0.0 if noise is None else noise,
+            "teacher_weights": teacher_weights,
+            "teacher_a": 1.0 if teacher_a is None else teacher_a,
+            "teacher_b": -0.2 if teacher_b is None else teacher_b,
+        }
+    )
+    with TrainingBar.for_stdout(quiet_ or json_) as bar:
+        result = run_training(
+            group_name,
+            teacher or "natural -> natural -> trivial",
+            student,
+            config,
+            progress=functools.partial(bar.update, f"{group_name} {strategy}"),
+            task=task,
+            count=count,
+            train_fraction=train_fraction,
+            activation=activation,
+            bias=bias,
+            **teacher_options,
+            data_seed=data_seed,
+        )
+    summary = train_summary(result, time.perf_counter() - start)
+    table = students_table(result)
+    files = {} if out_dir is None else {k: str(v) for k, v in write_train_result(result, table, out_dir).items()}
+    if json_:
+        students_json = json.loads(table.to_json(orient="records"))
+        _print_json({"summary": summary, "files": files, "students": students_json, **result.metadata()})
+        return
+    console.print(
+        f"[bold]{group_name}[/bold] {strategy} ({result.table['parametrization'].iloc[0]}), {optimizer} lr {lr}: "
+        f"{summary['students']} students, {steps} steps in {summary['seconds']:.1f} s "
+        f"({summary['us_per_student_step']:.2f} us per student-step)"
+    )
+    console.print(
+        f"success {summary['success_rate']:.1%}, median test loss {summary['median_test_loss']:.3g}, "
+        f"dead {summary['dead']}, diverged {summary['diverged']}"
+    )
+    if "train_accuracy" in table.columns:
+        console.print(
+            f"median accuracy: train {table['train_accuracy'].median():.1%}, test {table['test_accuracy'].median():.1%}"
+        )
+    if "relation" in table.columns:
+        ended = table.groupby(["relation", "hidden_rep"]).size().rename("students").reset_index()
+        console.print(_table("final hidden reps", ["relation", "hidden rep", "students"], ended.to_numpy().tolist()))
+    if files:
+        console.print(f"wrote {', '.join(files.values())}")
+    else:
+        console.print("nothing was saved; pass --out DIR to write students.csv and summary.json")
