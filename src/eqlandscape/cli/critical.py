@@ -31,13 +31,18 @@ def find_critical_points(
     teacher_seed: int = 0,
     n_train: int = 256,
     max_newton: int = 100,
+    population: bool = False,
 ) -> dict[str, Any]:
     """Train ``starts`` constrained students (orthonormal coordinates of ``E``, SGD, seeds ``seed ..``)
     on the teacher ``reps`` with the train set closed under ``G`` (every sample transformed by every
     group element, so that critical points in ``E`` are critical points of the free loss, by symmetric
     criticality), refine each end point within ``E`` (:func:`~eqlandscape.landscape.critical.refine`),
     classify (:func:`~eqlandscape.landscape.critical.critical_points`) and deduplicate modulo the
-    rescaling of ReLU neurons. Returns the JSON-serializable result of the command."""
+    rescaling of ReLU neurons. With ``population`` the refinement and every quantity reported are of the
+    expected loss over Gaussian inputs (:meth:`~eqlandscape.tasks.TeacherStudentTask.expected_loss`,
+    ``G``-invariant, so critical points in ``E`` are again critical for the free loss); the students are
+    still trained on the closed train set, which only supplies the starts. Returns the
+    JSON-serializable result of the command."""
     from eqlandscape.cli.tasks import make_task
     from eqlandscape.landscape.critical import critical_points, deduplicate
     from eqlandscape.landscape.functional import augment
@@ -53,11 +58,19 @@ def find_critical_points(
     if not (np.isfinite(lr) and lr > 0):
         raise ConfigError(f"--lr must be a positive number, got {lr}")
     task = make_task(
-        group, reps, bias=bias, teacher_weights=teacher_weights, teacher_seed=teacher_seed, n_train=n_train, n_test=1
+        group,
+        reps,
+        bias=bias,
+        teacher_weights=teacher_weights,
+        teacher_seed=teacher_seed,
+        n_train=n_train,
+        n_test=1,
+        population=population,
     )
     arch = task.arch
     x, y = augment(task.x_train, task.y_train, arch.rep_in, arch.rep_out)
-    task = dataclasses.replace(task, x_train=x, y_train=y)
+    objective = task.expected_loss if population else None
+    task = dataclasses.replace(task, x_train=x, y_train=y, population=False)
     config = TrainConfig(
         strategy={"name": "constrained", "parametrization": "orthonormal"},
         optimizer={"name": "sgd", "lr": lr},
@@ -69,7 +82,15 @@ def find_critical_points(
     result = train(task, config)
     ensemble = result.ensemble
     refined, reports = critical_points(
-        arch, ensemble.coords, x, y, params=ensemble.params, tol=GRAD_TOL, eig_tol=EIG_TOL, max_steps=max_newton
+        arch,
+        ensemble.coords,
+        x,
+        y,
+        params=ensemble.params,
+        tol=GRAD_TOL,
+        eig_tol=EIG_TOL,
+        max_steps=max_newton,
+        objective=objective,
     )
     barriers = analyze_barriers(arch)
     found = []
@@ -94,6 +115,7 @@ def find_critical_points(
         "reps": [r.name for r in arch.reps],
         "bias": bias,
         "teacher_weights": teacher_weights,
+        "population": population,
         "barriers": [b.equations[0].text for b in barriers.barriers],
         "starts": starts,
         "steps": steps,

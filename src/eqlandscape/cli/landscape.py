@@ -12,6 +12,15 @@ from eqlandscape import __version__
 from eqlandscape.cli.app import ForceFlag, JsonFlag, _print_json, _table, app, console
 from eqlandscape.files import check_output_dir
 
+PopulationFlag = Annotated[
+    bool,
+    typer.Option(
+        "--population",
+        help="The expected loss over Gaussian inputs (closed form) instead of the finite train set; "
+        "one-hidden-layer ReLU teachers without biases.",
+    ),
+]
+
 
 @app.command("slice")
 def slice_command(
@@ -29,6 +38,7 @@ def slice_command(
     points: Annotated[int, typer.Option(help="Grid points per axis.")] = 101,
     n_train: Annotated[int, typer.Option(help="Samples the loss is averaged over.")] = 512,
     data_seed: Annotated[int | None, typer.Option(help="Seed of the data (default: the teacher seed).")] = None,
+    population: PopulationFlag = False,
     out: Annotated[str, typer.Option(help="Directory for slice.png and slice.json.")] = "eqlandscape-slice",
     force: ForceFlag = False,
     json_: JsonFlag = False,
@@ -56,10 +66,12 @@ def slice_command(
         n_train=n_train,
         n_test=1,
         data_seed=data_seed,
+        population=population,
     )
     axis = np.linspace(low, high, points) if points >= 2 else np.array([low])
     origin = [t.detach() for t in task.teacher.full()]
-    result = coefficient_slice(task.arch, origin, names, task.x_train, task.y_train, [axis, axis])
+    objective = task.expected_loss if population else None
+    result = coefficient_slice(task.arch, origin, names, task.x_train, task.y_train, [axis, axis], objective=objective)
     lines = result.barrier_lines(analyze_barriers(task.arch))
     summary = result.as_dict() | {
         "group": group_name,
@@ -67,6 +79,7 @@ def slice_command(
         "extent": [low, high, low, high],
         "barriers": [{"equation": text, "line": c.tolist()} for text, c in lines],
         "min_loss": float(result.loss.min()),
+        "population": population,
         "version": __version__,
     }
     figure = plot_slice(result, lines, title=f"{group_name}: loss over {names[0]}, {names[1]}")
@@ -98,13 +111,21 @@ def critical_command(
     starts: Annotated[int, typer.Option(help="Constrained students (starts) trained and refined.")] = 64,
     steps: Annotated[int, typer.Option(help="SGD steps per student before the Newton refinement.")] = 2000,
     seed: Annotated[int, typer.Option(help="First student seed.")] = 0,
+    population: PopulationFlag = False,
     json_: JsonFlag = False,
 ):
     """Critical points of constrained training: train students in E, refine to critical points, classify."""
     from eqlandscape.cli.critical import find_critical_points
 
     r = find_critical_points(
-        group_name, reps, teacher_weights=teacher_weights, bias=bias, starts=starts, steps=steps, seed=seed
+        group_name,
+        reps,
+        teacher_weights=teacher_weights,
+        bias=bias,
+        starts=starts,
+        steps=steps,
+        seed=seed,
+        population=population,
     )
     if json_:
         _print_json(r)
@@ -128,7 +149,8 @@ def critical_command(
     ]
     console.print(
         _table(
-            f"{group_name} {' -> '.join(r['reps'])}: {len(rows)} distinct critical points from {starts} starts "
+            f"{group_name} {' -> '.join(r['reps'])}: {len(rows)} distinct critical points from {starts} starts"
+            f"{' of the expected loss' if population else ''} "
             f"(barriers: {barriers}; |lambda| <= {r['eig_tol']:g} near zero)",
             ["loss", "sides", "index in E", "free index", "near zero", "lowest free eigenvalues", "count"],
             rows,

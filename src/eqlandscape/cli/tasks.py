@@ -95,9 +95,11 @@ def make_task(
     teacher_a: float = 1.0,
     teacher_b: float = -0.2,
     data_seed: int | None = None,
+    population: bool = False,
 ) -> TeacherStudentTask:
     """A teacher with reps ``teacher_spec`` and its data drawn with ``data_seed`` (default
-    ``teacher_seed``).
+    ``teacher_seed``); with ``population`` (``--population``) the landscape is the expected loss over
+    Gaussian inputs (:meth:`~eqlandscape.tasks.TeacherStudentTask.expected_loss`).
 
     ``teacher_weights="random"``: a random equivariant teacher seeded by ``teacher_seed`` (with
     ``activation`` and ``bias``). ``"plane"``: the demo's teacher for any group, reps
@@ -116,4 +118,4 @@ def make_task(
     else:
         teacher = EquivariantMLP(teacher_reps, activation, bias, seed=teacher_seed)
     seed = teacher_seed if data_seed is None else data_seed
-    return teacher_student(teacher, n_train, n_test, noise=noise, seed=seed)
+    return teacher_student(teacher, n_train, n_test, noise=noise, seed=seed, population=population)

@@ -10,7 +10,8 @@ losses and critical points (docs/design.md sections 3, 4 and 8).
 * :mod:`~eqlandscape.landscape.spectrum`: matrix-free tools for one large model (Hessian-vector
   products, Lanczos eigenvalues, Hutchinson traces, stochastic Lanczos quadrature).
 * :mod:`~eqlandscape.landscape.population`: closed-form population loss of one-hidden-layer ReLU
-  teacher-student problems with Gaussian inputs.
+  teacher-student problems with Gaussian inputs, for one model or ``K`` at once; every landscape
+  function takes such a closed-form loss as ``objective=`` (:data:`Objective`) in place of a train set.
 * :mod:`~eqlandscape.landscape.critical`: index and verdict of a critical point; refinement of points to
   critical points (damped Newton), in full weights or in a parametrization's coordinates (``E``), and their
   classification (index in ``E``, free spectrum, sides of the barriers); deduplication.
@@ -36,12 +37,14 @@ from eqlandscape.landscape.critical import (
 from eqlandscape.landscape.functional import (
     LOSSES,
     Criterion,
+    Objective,
     augment,
     flatten,
     forward,
     full_weights,
     loss,
     named,
+    objective_loss,
     tensor_names,
     unflatten,
 )
@@ -50,11 +53,13 @@ from eqlandscape.landscape.hessian import (
     block_basis,
     coordinate_matrix,
     hessian,
+    objective_hessian,
     orthogonal_complement,
     restrict,
 )
 from eqlandscape.landscape.population import (
     arccos_kernel,
+    batched_population_loss,
     population_gradient,
     population_hessian,
     population_loss,
@@ -93,12 +98,14 @@ __all__ = [
     "CriticalPoint",
     "CriticalPointReport",
     "LossSlice",
+    "Objective",
     "Refinement",
     "SpectralDensity",
     "arccos_kernel",
     "augment",
     "augmented_hessian",
     "balanced",
+    "batched_population_loss",
     "block_basis",
     "classify_critical_point",
     "coefficient_directions",
@@ -120,6 +127,8 @@ __all__ = [
     "loss",
     "loss_slice",
     "named",
+    "objective_hessian",
+    "objective_loss",
     "orthogonal_complement",
     "plot_slice",
     "plot_spectrum",

@@ -22,7 +22,15 @@ import numpy as np
 import torch
 
 from eqlandscape.errors import ConfigError
-from eqlandscape.landscape.functional import flatten, full_weights, loss, named, unflatten
+from eqlandscape.landscape.functional import (
+    Objective,
+    flatten,
+    full_weights,
+    loss,
+    named,
+    objective_loss,
+    unflatten,
+)
 from eqlandscape.nn import MLPArchitecture
 
 Tensor = torch.Tensor
@@ -102,15 +110,54 @@ def _as_named(arch: MLPArchitecture, tensors: Any, params: Any) -> tuple[dict[st
 
 
 def _grad_and_loss(
-    coords: Mapping[str, Tensor], x: Tensor, y: Tensor, activation: str, criterion: str, params: Any
+    coords: Mapping[str, Tensor],
+    x: Tensor | None,
+    y: Tensor | None,
+    activation: str,
+    criterion: str,
+    params: Any,
+    objective: Objective | None = None,
 ) -> tuple[Tensor, Tensor]:
-    """Flat gradients ``(K, d)`` and losses ``(K,)`` of ``K`` models (``torch.func.vmap`` over :func:`loss`)."""
+    """Flat gradients ``(K, d)`` and losses ``(K,)`` of ``K`` models (``torch.func.vmap`` over :func:`loss`
+    on ``(x, y)``, or over the closed-form ``objective``)."""
 
     def one(c: Mapping[str, Tensor]) -> Tensor:
+        if objective is not None:
+            return objective_loss(objective, c, params)
         return loss(c, x, y, activation=activation, criterion=criterion, params=params)
 
     grads, values = torch.func.vmap(torch.func.grad_and_value(one))(dict(coords))
     return flatten(grads, batch_dims=1), values
+
+
+def _data(x: Any, y: Any, objective: Objective | None) -> tuple[Tensor | None, Tensor | None]:
+    """The train set as float64 tensors (integer labels kept), or ``(None, None)`` with an ``objective``;
+    :class:`ConfigError` when neither is given."""
+    if objective is not None:
+        return None, None
+    if x is None or y is None:
+        raise ConfigError("give the train set (x, y) or a closed-form objective")
+    x = torch.as_tensor(x).to(torch.float64)
+    y = torch.as_tensor(y)
+    return x, y.to(torch.float64) if y.is_floating_point() else y
+
+
+def _hessian(
+    coords: Mapping[str, Tensor],
+    x: Tensor | None,
+    y: Tensor | None,
+    activation: str,
+    criterion: str,
+    params: Any,
+    objective: Objective | None,
+) -> Tensor:
+    """Exact Hessians ``(K, d, d)``: :func:`~eqlandscape.landscape.hessian.hessian` on ``(x, y)`` or
+    :func:`~eqlandscape.landscape.hessian.objective_hessian`."""
+    from eqlandscape.landscape.hessian import hessian, objective_hessian
+
+    if objective is not None:
+        return objective_hessian(coords, objective, params=params)
+    return hessian(coords, x, y, activation=activation, criterion=criterion, params=params)
 
 
 def refine(
@@ -123,6 +170,7 @@ def refine(
     tol: float = 1e-10,
     max_steps: int = 100,
     criterion: str = "mse",
+    objective: Objective | None = None,
 ) -> Refinement:
     """Refine ``K`` points of the loss of ``arch`` on ``(x, y)`` to critical points by Levenberg-Marquardt
     steps on the gradient, batched over the models.
@@ -137,10 +185,9 @@ def refine(
     its gradient norm decreases (then ``mu`` shrinks by 3, else grows by 10). Pure Newton steps
     (``mu -> 0``) converge to the nearby critical point whatever its index, so saddles are found as
     well as minima. A model stops when its gradient norm is at most ``tol``; ``max_steps`` bounds the
-    iterations. Computed in float64.
+    iterations. Computed in float64. With ``objective`` (a closed-form loss such as the population
+    loss, :data:`~eqlandscape.landscape.functional.Objective`) ``x`` and ``y`` are ignored (pass ``None``).
     """
-    from eqlandscape.landscape.hessian import hessian
-
     tol = float(tol)
     if not (np.isfinite(tol) and tol > 0):
         raise ConfigError(f"tol must be a positive number, got tol={tol!r}")
@@ -148,13 +195,11 @@ def refine(
         raise ConfigError(f"max_steps must be a non-negative integer, got max_steps={max_steps!r}")
     coords, params = _as_named(arch, tensors, params)
     activation = arch.activation
-    x = torch.as_tensor(x).to(torch.float64)
-    y = torch.as_tensor(y)
-    y = y.to(torch.float64) if y.is_floating_point() else y
+    x, y = _data(x, y, objective)
     like = coords
     theta = flatten(coords, batch_dims=1)
     K, d = theta.shape
-    g, value = _grad_and_loss(coords, x, y, activation, criterion, params)
+    g, value = _grad_and_loss(coords, x, y, activation, criterion, params, objective)
     gnorm = g.norm(dim=1)
     mu = torch.full((K,), 1e-3, dtype=torch.float64)
     steps = torch.zeros(K, dtype=torch.int64)
@@ -165,7 +210,7 @@ def refine(
             break
         idx = torch.nonzero(active).reshape(-1)
         sub = unflatten(theta[idx], like, batch_dims=1)
-        H = hessian(sub, x, y, activation=activation, criterion=criterion, params=params)
+        H = _hessian(sub, x, y, activation, criterion, params, objective)
         H = (H + H.mT) / 2
         scale = H.abs().amax(dim=(1, 2)).clamp_min(1e-12)
         A = H + (mu[idx] * scale)[:, None, None] * eye
@@ -174,7 +219,9 @@ def refine(
         norm = step.norm(dim=1)
         step = step * torch.where(norm > radius, radius / norm.clamp_min(1e-300), torch.ones_like(norm))[:, None]
         trial = theta[idx] + step
-        g_new, v_new = _grad_and_loss(unflatten(trial, like, batch_dims=1), x, y, activation, criterion, params)
+        g_new, v_new = _grad_and_loss(
+            unflatten(trial, like, batch_dims=1), x, y, activation, criterion, params, objective
+        )
         n_new = g_new.norm(dim=1)
         accept = torch.isfinite(n_new) & (n_new < gnorm[idx])
         acc = idx[accept]
@@ -230,6 +277,7 @@ def critical_points(
     side_tol: float = 1e-6,
     criterion: str = "mse",
     refined: Refinement | None = None,
+    objective: Objective | None = None,
 ) -> tuple[Refinement, list[CriticalPointReport]]:
     """Refine ``K`` points (:func:`refine`, same ``tensors``, ``params``, ``tol``, ``max_steps``) and
     classify each: by the index of the Hessian in its own coordinates (``index``), of the free Hessian
@@ -237,23 +285,32 @@ def critical_points(
     ``near_zero``: eigenvalues ``< -eig_tol`` and ``|lambda| <= eig_tol``, an absolute tolerance), and
     say on which side of each barrier it lies and in which fixed-point subspaces (membership within
     ``side_tol`` relative to the weights' norm). Pass ``refined`` to classify points already refined.
-    A point with non-finite weights (a diverged start) gets NaN eigenvalues and indices ``-1``.
+    A point with non-finite weights (a diverged start) gets NaN eigenvalues and indices ``-1``. With
+    ``objective`` (a closed-form loss, e.g. the population loss) every quantity is of it, not of ``(x, y)``.
     """
-    from eqlandscape.landscape.hessian import coordinate_matrix, hessian, restrict
+    from eqlandscape.landscape.hessian import coordinate_matrix, restrict
     from eqlandscape.symmetry import analyze_barriers, fixed_point_subspace
 
     if refined is None:
-        refined = refine(arch, tensors, x, y, params=params, tol=tol, max_steps=max_steps, criterion=criterion)
+        refined = refine(
+            arch,
+            tensors,
+            x,
+            y,
+            params=params,
+            tol=tol,
+            max_steps=max_steps,
+            criterion=criterion,
+            objective=objective,
+        )
     _, params = _as_named(arch, refined.coords, params)
-    x = torch.as_tensor(x).to(torch.float64)
-    y = torch.as_tensor(y)
-    y = y.to(torch.float64) if y.is_floating_point() else y
-    options = {"activation": arch.activation, "criterion": criterion}
+    x, y = _data(x, y, objective)
     full = {k: v.detach() for k, v in full_weights(refined.coords, params).items()}
-    H = hessian(full, x, y, **options)  # once, in the full weights; the point's own coordinates restrict it
+    # once, in the full weights; the point's own coordinates restrict it
+    H = _hessian(full, x, y, arch.activation, criterion, None, objective)
     H = (H + H.mT) / 2
     own = H if params is None else restrict(H, coordinate_matrix(params))
-    free_grad, _ = _grad_and_loss(full, x, y, arch.activation, criterion, None)
+    free_grad, _ = _grad_and_loss(full, x, y, arch.activation, criterion, None, objective)
     E = fixed_point_subspace(arch, [])
     in_E = restrict(H, E.orthonormal())
     names = arch.names

@@ -276,6 +276,24 @@ def loss(
     return get_criterion(criterion).value(forward(coords, x, activation=activation, params=params), y)
 
 
+Objective = Callable[[Sequence[Tensor]], Tensor]
+"""A loss given in closed form instead of by data: full tensors in flat order, each with a leading model
+dimension ``(K, *shape)``, to the ``K`` losses ``(K,)``, differentiable, each model's value depending on
+its own tensors only (e.g. :meth:`~eqlandscape.tasks.TeacherStudentTask.expected_loss`, the population
+loss). The landscape functions take one as ``objective=`` in place of a train set."""
+
+
+def objective_loss(
+    objective: Objective, coords: Mapping[str, Tensor], params: Mapping[str, Parametrization] | None = None
+) -> Tensor:
+    """One model's value (0-dimensional) of a batched ``objective`` at ``coords`` (single-model full
+    tensors, or coordinates with ``params``): a pure function of ``coords`` like :func:`loss`, so
+    ``torch.func`` transforms compose with it."""
+    names, _, _ = structure(coords)
+    full = full_weights(coords, params)
+    return objective([full[n].unsqueeze(0) for n in names])[0]
+
+
 # ---------------------------------------------------------------------- data
 def check_data(x: Tensor, y: Tensor, widths: tuple[int, ...], criterion: str) -> None:
     """:class:`ConfigError` unless ``x (B, n_0)`` and the targets ``y`` fit a model of ``widths`` and

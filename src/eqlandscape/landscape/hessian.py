@@ -53,13 +53,17 @@ import torch
 from eqlandscape.errors import ConfigError
 from eqlandscape.landscape.functional import (
     Criterion,
+    Objective,
     augment,
     check_data,
     check_weights,
+    flatten,
     full_weights,
     get_activation,
     get_criterion,
+    objective_loss,
     structure,
+    unflatten,
 )
 from eqlandscape.nn.parametrization import Parametrization
 from eqlandscape.reps import PermRep
@@ -312,6 +316,30 @@ def hessian(
         if not direct:
             result[part] = H
     return result
+
+
+def objective_hessian(
+    coords: Mapping[str, Tensor],
+    objective: Objective,
+    *,
+    params: Mapping[str, Parametrization] | None = None,
+    basis: Any = None,
+) -> Tensor:
+    """Exact Hessians ``(K, P, P)`` of a closed-form loss (:data:`~eqlandscape.landscape.functional.Objective`,
+    e.g. the population loss) at ``K`` models, by ``torch.func.vmap`` of ``torch.func.hessian`` (autograd
+    through the closed form); ``coords``, ``params`` and ``basis`` as for :func:`hessian`."""
+    names, _, _ = structure(coords)
+    full = full_weights(coords, params)
+    check_weights(full, batch_dims=1)
+    flat = flatten(coords, batch_dims=1).detach()
+    like = {n: coords[n][0] for n in names}
+    restrict_to = None if basis is None else basis_matrix(basis, flat.shape[-1], flat, "basis")
+
+    def one(theta: Tensor) -> Tensor:
+        return objective_loss(objective, unflatten(theta, like), params)
+
+    H = torch.func.vmap(torch.func.hessian(one))(flat)
+    return H if restrict_to is None else restrict_to @ H @ restrict_to.T
 
 
 def augmented_hessian(

@@ -93,8 +93,19 @@ class _Profile(torch.autograd.Function):
 
 
 def _norms(U: Tensor) -> Tensor:
-    """Row norms ``(n,)``, clamped at the smallest normal float so that derivatives stay finite at 0."""
+    """Row norms ``(..., n)``, clamped at the smallest normal float so that derivatives stay finite at 0."""
     return torch.sqrt(torch.clamp_min((U * U).sum(dim=-1), torch.finfo(U.dtype).tiny))
+
+
+def _kernel(U: Tensor, V: Tensor) -> Tensor:
+    """The arc-cosine kernel of rows ``U (..., n, d)`` and ``V (..., m, d)`` (leading dimensions
+    broadcast): ``(..., n, m)``, from elementwise products and sums over each model's own entries (no
+    batched matrix product, so one model's value never depends on the others sharing the batch)."""
+    nu, nv = _norms(U), _norms(V)
+    scale = nu.unsqueeze(-1) * nv.unsqueeze(-2)
+    dots = (U.unsqueeze(-2) * V.unsqueeze(-3)).sum(dim=-1)
+    c = torch.clamp(dots / scale, -1.0, 1.0)
+    return scale * _Profile.apply(c) / (2 * math.pi)
 
 
 def arccos_kernel(U: Tensor, V: Tensor) -> Tensor:
@@ -102,37 +113,51 @@ def arccos_kernel(U: Tensor, V: Tensor) -> Tensor:
     ``U (n, d)`` and ``V (m, d)`` (module docstring for the formula and its derivatives)."""
     if U.dim() != 2 or V.dim() != 2 or U.shape[1] != V.shape[1]:
         raise ConfigError(f"kernel rows of shapes {tuple(U.shape)} and {tuple(V.shape)}: expected (n, d) and (m, d)")
-    nu, nv = _norms(U), _norms(V)
-    scale = nu[:, None] * nv[None, :]
-    c = torch.clamp(U @ V.T / scale, -1.0, 1.0)
-    return scale * _Profile.apply(c) / (2 * math.pi)
+    return _kernel(U, V)
 
 
 def _gram(U: Tensor) -> Tensor:
-    """``arccos_kernel(U, U)`` with the exact diagonal ``|u|^2 / 2``."""
-    eye = torch.eye(U.shape[0], dtype=U.dtype, device=U.device)
-    return arccos_kernel(U, U) * (1 - eye) + eye * ((U * U).sum(dim=-1) / 2)
+    """``_kernel(U, U)`` ``(..., n, n)`` with the exact diagonal ``|u|^2 / 2``."""
+    eye = torch.eye(U.shape[-2], dtype=U.dtype, device=U.device)
+    return _kernel(U, U) * (1 - eye) + eye * ((U * U).sum(dim=-1) / 2).unsqueeze(-1)
 
 
-def _check(model: Mapping[str, Tensor], what: str) -> tuple[int, ...]:
+def _quadratic(A: Tensor, K: Tensor, B: Tensor) -> Tensor:
+    """``tr(A K B^T) = sum_{o,i,j} A[o,i] K[i,j] B[o,j]`` for ``A (..., o, n)``, ``K (..., n, m)``,
+    ``B (..., o, m)``: ``(...)``, elementwise products and sums."""
+    return ((A.unsqueeze(-1) * B.unsqueeze(-2)).sum(dim=-3) * K).sum(dim=(-2, -1))
+
+
+def _check(model: Mapping[str, Tensor], what: str, batch_dims: int = 0) -> tuple[int, ...]:
     names, _, _ = structure(model)
     if names != ["W0", "W1"]:
         raise ConfigError(f"the {what} must be a one-hidden-layer model without biases (W0, W1), got {names}")
-    return check_weights(model, batch_dims=0)
+    return check_weights(model, batch_dims=batch_dims)
+
+
+def batched_population_loss(students: Mapping[str, Tensor], teacher: Mapping[str, Tensor]) -> Tensor:
+    """:func:`population_loss` of ``K`` students at once: ``students`` with a leading model dimension
+    (``W0 (K, n_h, n_0)``, ``W1 (K, n_L, n_h)``), the teacher without; returns ``(K,)``. Every value is
+    computed from its own model's entries by elementwise operations and sums, so it does not depend on
+    the other models of the batch. :class:`ConfigError` unless both are ``W0, W1`` models with the same
+    input and output widths."""
+    s, t = _check(students, "student", batch_dims=1), _check(teacher, "teacher")
+    if (s[0], s[-1]) != (t[0], t[-1]):
+        raise ConfigError(f"student widths {s} and teacher widths {t} differ in input or output")
+    W0, W1 = students["W0"], students["W1"]
+    T0, T1 = teacher["W0"].to(W0.dtype), teacher["W1"].to(W0.dtype)
+    own = _quadratic(W1, _gram(W0), W1)
+    cross = _quadratic(W1, _kernel(W0, T0), T1)
+    target = _quadratic(T1, _gram(T0), T1)
+    return (own - 2 * cross + target) / W1.shape[-2]
 
 
 def population_loss(student: Mapping[str, Tensor], teacher: Mapping[str, Tensor]) -> Tensor:
     """``L = (1/n_L) E ||f(x) - f*(x)||^2`` for ``x ~ N(0, I)`` (0-dimensional, differentiable in the
     student). :class:`ConfigError` unless both are ``W0, W1`` models with the same input and output
     widths."""
-    s, t = _check(student, "student"), _check(teacher, "teacher")
-    if (s[0], s[-1]) != (t[0], t[-1]):
-        raise ConfigError(f"student widths {s} and teacher widths {t} differ in input or output")
-    W0, W1, T0, T1 = student["W0"], student["W1"], teacher["W0"], teacher["W1"]
-    own = (W1 @ _gram(W0) * W1).sum()
-    cross = (W1 @ arccos_kernel(W0, T0) * T1).sum()
-    target = (T1 @ _gram(T0) * T1).sum()
-    return (own - 2 * cross + target) / W1.shape[0]
+    _check(student, "student")
+    return batched_population_loss({n: t.unsqueeze(0) for n, t in student.items()}, teacher)[0]
 
 
 def population_gradient(student: Mapping[str, Tensor], teacher: Mapping[str, Tensor]) -> Tensor:

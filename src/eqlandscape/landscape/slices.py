@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from eqlandscape.errors import ConfigError
-from eqlandscape.landscape.functional import check_data, loss
+from eqlandscape.landscape.functional import Objective, check_data, loss
 from eqlandscape.nn import MLPArchitecture
 from eqlandscape.nn.functional import as_samples_last, loss_t
 from eqlandscape.symmetry import BarrierAnalysis, align, coefficient_names
@@ -115,10 +115,13 @@ def loss_slice(
     criterion: str = "mse",
     labels: Sequence[str] | None = None,
     chunk: int = 1024,
+    objective: Objective | None = None,
 ) -> LossSlice:
     """The loss on the grid ``origin + a d_1 (+ b d_2)`` for ``a`` in ``axes[0]`` (and ``b`` in ``axes[1]``):
     ``origin`` is one model (flat order tensors), ``directions`` ``(k, P)`` flat vectors (``k`` = 1 or 2),
-    ``(x, y)`` a row batch. The grid points are evaluated ``chunk`` at a time as one batch of models."""
+    ``(x, y)`` a row batch, or ``objective`` a closed-form loss (e.g. the population loss,
+    :data:`~eqlandscape.landscape.functional.Objective`; then ``x`` and ``y`` are ignored). The grid
+    points are evaluated ``chunk`` at a time as one batch of models."""
     arrays, _ = as_tensors(arch, origin, "origin")
     if arrays[0].shape[0] != 1:
         raise ConfigError(f"a slice has one origin, got {arrays[0].shape[0]} models")
@@ -128,19 +131,22 @@ def loss_slice(
     if d.ndim != 2 or d.shape != (len(axes), o.size) or len(axes) not in (1, 2):
         raise ConfigError(f"directions of shape {d.shape} for {len(axes)} axes: expected ({len(axes)}, {o.size})")
     labels = tuple(labels) if labels is not None else tuple(f"direction {k + 1}" for k in range(len(axes)))
-    x = torch.as_tensor(x, dtype=torch.float64)
-    y = torch.as_tensor(y)
-    y = y.to(torch.float64) if y.is_floating_point() else y  # integer class labels stay labels
-    check_data(x, y, arch.widths, criterion)
+    if objective is None:
+        x = torch.as_tensor(x, dtype=torch.float64)
+        y = torch.as_tensor(y)
+        y = y.to(torch.float64) if y.is_floating_point() else y  # integer class labels stay labels
+        check_data(x, y, arch.widths, criterion)
+        xt, yt = as_samples_last(x), as_samples_last(y)
     grid = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, len(axes))  # (points, k)
     values = np.empty(grid.shape[0])
     names = arch.names
     f = torch.func.vmap(partial(loss, activation=arch.activation, criterion=criterion), in_dims=(0, None, None))
-    xt, yt = as_samples_last(x), as_samples_last(y)
     for start in range(0, grid.shape[0], chunk):
         tensors = [torch.as_tensor(t) for t in _unflat(arch, o + grid[start : start + chunk] @ d)]
         with torch.no_grad():
-            if criterion == "mse":  # the trainer's batched kernel: each point's loss, in one pass
+            if objective is not None:
+                batch = objective(tensors)
+            elif criterion == "mse":  # the trainer's batched kernel: each point's loss, in one pass
                 weights, biases = arch.split(tensors)
                 batch = loss_t(weights, biases, xt, yt, arch.activation)
             else:
@@ -173,17 +179,19 @@ def coefficient_slice(
     axes: Sequence[Any],
     *,
     criterion: str = "mse",
+    objective: Objective | None = None,
 ) -> LossSlice:
-    """The loss over the values of the named orbit coefficients (Xie & Smidt's Fig. 5: ``W0[0,0]`` and
-    ``W0[0,1]``, the diagonal and off-diagonal of ``natural -> natural``), every other weight at
-    ``origin`` (which should lie in ``E`` for the picture to be the one of the paper). The axes are the
-    coefficients' values: the origin's own values of them are replaced."""
+    """The loss (on ``(x, y)``, or the closed-form ``objective``) over the values of the named orbit
+    coefficients (Xie & Smidt's Fig. 5: ``W0[0,0]`` and ``W0[0,1]``, the diagonal and off-diagonal of
+    ``natural -> natural``), every other weight at ``origin`` (which should lie in ``E`` for the picture
+    to be the one of the paper). The axes are the coefficients' values: the origin's own values of them
+    are replaced."""
     d = coefficient_directions(arch, names)
     arrays, _ = as_tensors(arch, origin, "origin")
     o = _flat(arrays)[0]
     current = (d @ o) / (d**2).sum(axis=1)  # orbit means: the coefficients at the origin
     base = _unflat(arch, (o - current @ d)[None])
-    return loss_slice(arch, base, d, x, y, axes, criterion=criterion, labels=tuple(names))
+    return loss_slice(arch, base, d, x, y, axes, criterion=criterion, labels=tuple(names), objective=objective)
 
 
 def filter_normalized_directions(
@@ -224,6 +232,7 @@ def line(
     *,
     aligned: bool = False,
     criterion: str = "mse",
+    objective: Objective | None = None,
 ) -> LossSlice:
     """The loss along ``(1 - t) a + t b``, ``t`` in ``[0, 1]`` (``points`` values); with ``aligned``, ``b``'s
     hidden neurons are first permuted to match ``a``'s (:func:`~eqlandscape.symmetry.align`, without
@@ -234,4 +243,4 @@ def line(
         B = align(arch, A, B, rescale=False).aligned
     o, e = _flat(A)[0], _flat(B)[0]
     t = np.linspace(0.0, 1.0, int(points))
-    return loss_slice(arch, A, (e - o)[None], x, y, [t], criterion=criterion, labels=("t",))
+    return loss_slice(arch, A, (e - o)[None], x, y, [t], criterion=criterion, labels=("t",), objective=objective)
