@@ -26,6 +26,7 @@ import numpy as np
 from eqlandscape.errors import DegreeMismatchError, GroupTooLargeError, NotAPermutationError
 
 if TYPE_CHECKING:
+    from eqlandscape.groups.chain import StabilizerChain
     from eqlandscape.groups.subgroups import Subgroup, SubgroupClass, SubgroupLattice
 
 IntArray = np.ndarray
@@ -160,6 +161,24 @@ class PermGroup:
 
         return int(PermutationGroup([Permutation(g.tolist()) for g in self.generator_perms]).order())
 
+    @cached_property
+    def chain(self) -> StabilizerChain:
+        """The stabilizer chain with base ``0, 1, ...`` (:mod:`eqlandscape.groups.chain`): membership,
+        coset representatives and uniform random elements without listing elements."""
+        from eqlandscape.groups.chain import StabilizerChain
+
+        return StabilizerChain(self.generator_perms, self.order, name=self.name)
+
+    def contains(self, perms: Sequence[Sequence[int]] | np.ndarray) -> np.ndarray:
+        """Bool ``(m,)``: whether each of the permutations ``perms`` (``(m, degree)``) is an element;
+        by the stabilizer chain, so for groups of any order."""
+        arr = as_permutations(perms, what="permutation")
+        if arr.shape[1] != self.degree:
+            raise DegreeMismatchError(
+                f"permutations of degree {arr.shape[1]} tested against {self.name} of degree {self.degree}"
+            )
+        return self.chain.contains(arr)
+
     def check_enumerable(self, operation: str) -> None:
         """Raise :class:`GroupTooLargeError` if ``operation`` would list more than
         :data:`ENUMERATION_LIMIT` elements of this group."""
@@ -261,6 +280,13 @@ class PermGroup:
         return self._index[key]
 
     def __contains__(self, perm: object) -> bool:
+        """Membership of a permutation: a lookup among the elements within the enumeration limit, the
+        stabilizer chain beyond it."""
+        if self.order > ENUMERATION_LIMIT:
+            try:
+                return bool(self.contains([perm])[0])  # type: ignore[list-item]
+            except (NotAPermutationError, DegreeMismatchError):
+                return False
         try:
             self.index(perm)  # type: ignore[arg-type]
         except (NotAPermutationError, DegreeMismatchError):

@@ -12,9 +12,10 @@ from functools import reduce
 import numpy as np
 
 from eqlandscape.errors import GroupMismatchError, RepSpecError, UnknownSubgroupError
+from eqlandscape.groups import perm_group
 from eqlandscape.groups.catalog import group_from_name
 from eqlandscape.groups.perm_group import PermGroup
-from eqlandscape.reps.coset import coset_rep
+from eqlandscape.reps.coset import coset_rep, coset_rep_from_generators, subgroup_from_name
 from eqlandscape.reps.perm_rep import PermRep
 from eqlandscape.reps.spec import (
     Atom,
@@ -108,7 +109,9 @@ def parse_rep(group: PermGroup | str, spec: str) -> PermRep:
     :mod:`eqlandscape.reps.spec`: e.g. ``natural``, ``regular``, ``2*trivial + S3/C2``, ``natural^2``,
     ``natural + natural^2``, ``natural*regular``, ``(natural + trivial)^2``.
 
-    ``<group>/<label>`` is :func:`coset_rep` of the representative of the subgroup class ``label``.
+    ``<group>/<label>`` is :func:`coset_rep` of the representative of the subgroup class ``label``;
+    beyond the enumeration limit, where subgroup classes are not computed, ``label`` is a catalog group
+    acting on the first points (``S10/S9``, ``S10/S5xS5``: :func:`eqlandscape.reps.coset.subgroup_from_name`).
     Raises :class:`RepSpecError` for a malformed spec or an unknown atom (naming the token) and
     :class:`UnknownSubgroupError` for a subgroup label the group does not have. The result is named by
     its spec, normalized (``(natural)`` prints as ``natural``, ``G/C2`` as ``S3/C2``).
@@ -152,6 +155,12 @@ def _atom(group: PermGroup, atom: Atom, spec: str) -> PermRep:
             f"{atom.group!r}, but the rep is of {group.name} "
             f"(write {coset_spec(group.name, atom.label)} or G/{atom.label})"
         )
+    if group.order > perm_group.ENUMERATION_LIMIT:  # no subgroup classes: the label names a catalog group
+        try:
+            H = subgroup_from_name(group, atom.label)
+        except UnknownSubgroupError as err:
+            raise UnknownSubgroupError(f"{err} (in rep spec {spec!r})") from None
+        return coset_rep_from_generators(group, H, coset_spec(group.name, atom.label))
     try:
         cls = group.subgroup_class(atom.label)
     except UnknownSubgroupError as err:
