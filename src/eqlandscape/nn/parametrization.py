@@ -28,14 +28,25 @@ to rounding (``W = theta * (1 / sqrt(size))`` does not reach every float), so
 projects the others; a projection lies in the image exactly. The trainer starts from ``onto`` of
 the initial tensors, which makes a restart from recorded weights exact.
 
-``Phi`` is stored densely (``dim * N`` floats; ``N^2`` for ``projected`` and ``random``). The maps
-are computed per model with a fixed order of operations, so that a model's numbers do not depend
-on the other rows of the batch (no BLAS matrix product, whose summation order changes with the
-number of rows): when every column of ``Phi`` has at most one nonzero entry (``orbit``,
-``orthonormal``, ``free`` with a mask) ``to_full`` is a gather and a multiply and ``pullback`` /
-``from_full`` sum the gathered entries of each coordinate; otherwise (``projected``, ``random``) a
-product is a broadcast multiply and a sum over the summed index, entry by entry (so that tied
-entries of the space, with equal columns of ``Phi``, come out equal).
+Storage. ``orbit``, ``orthonormal`` and masked ``free`` have at most one nonzero entry per column of
+``Phi`` and the same value on all entries of a row: they are stored in *gather form*, built from the
+integer orbit labels of the basis (``labels[a]``, the coordinate of entry ``a``, ``-1`` off the image;
+``values[a] = Phi[labels[a], a]``; ``inverse[a] = pinv(Phi)[a, labels[a]]``), in memory linear in
+``N``: the ``32*natural^2 -> 64*trivial`` layer of ``S_10`` (2e5 entries, 4,096 coordinates) needs
+no ``839e6``-entry ``Phi``. Their dense ``phi`` and ``pinv`` are
+built on first access, for callers that need the matrices (refused past :data:`DENSE_LIMIT`).
+``projected`` and ``random`` store ``Phi`` and its pseudo-inverse densely (``N^2`` floats, refused
+past the limit when built), and use the gather form as well when ``Phi`` happens to have one nonzero
+entry per column (a projection onto singleton orbits, a random basis of a line).
+
+The maps are computed per model with a fixed order of operations, so that a model's numbers do not
+depend on the other rows of the batch (no BLAS matrix product, whose summation order changes with
+the number of rows): in gather form ``to_full`` is a gather and a multiply and ``pullback`` /
+``from_full`` sum the gathered entries of each coordinate (``members[d]``: the entries of
+coordinate ``d`` in increasing order, padded with entry 0 of weight 0 to the largest orbit);
+otherwise (``projected``, ``random``) a product is a broadcast multiply and a sum over the summed
+index, entry by entry (so that tied entries of the space, with equal columns of ``Phi``, come out
+equal). docs/design.md section 4 states the metrics.
 """
 
 from __future__ import annotations
@@ -52,8 +63,9 @@ from eqlandscape.errors import ConfigError
 
 CONSTRAINED_KINDS = ("orbit", "orthonormal", "projected")
 DENSE_LIMIT = 50_000_000
-"""Largest ``phi`` (entries) a parametrization stores densely, with its pseudo-inverse of the same size
-(400 MB each in float64): a layer ``32*natural^2 -> 64*trivial`` of ``S_10`` would need 839 million."""
+"""Largest dense ``phi`` (entries) a parametrization builds, with its pseudo-inverse of the same size
+(400 MB each in float64): the dense ``phi`` of the layer ``32*natural^2 -> 64*trivial`` of ``S_10``
+would hold 839 million."""
 KINDS = (*CONSTRAINED_KINDS, "free", "random")
 
 
@@ -61,18 +73,31 @@ KINDS = (*CONSTRAINED_KINDS, "free", "random")
 class Parametrization:
     """Linear coordinates ``W.flat = theta @ phi`` of one tensor of shape ``shape``.
 
+    Built by :func:`make_parametrization`: the identity (``free`` without a mask) stores nothing;
+    the gather form (module docstring) stores ``labels``, ``values`` and ``inverse``; the dense
+    kinds store ``dense = (phi, pinv)`` (and the gather form too where ``phi`` has one nonzero
+    entry per column and ``pinv`` the same support).
+
     Attributes
     ----------
     kind : one of :data:`KINDS` (see the module docstring).
     shape : the full tensor's shape, ``(n_out, n_in)`` or ``(n_out,)``.
-    phi : float64 array ``(dim, N)``, or ``None`` for the identity (``dim = N``).
-    pinv : float64 array ``(N, dim)``, the pseudo-inverse of ``phi`` (``None`` with ``phi``).
+    dim : the number of coordinates.
+    label : what the tensor is (the basis's label), for messages.
+    labels : int64 ``(N,)``, the coordinate of each entry (``-1``: a zero column of ``phi``), or ``None``.
+    values : float64 ``(N,)``, ``phi[labels[a], a]`` (0 for a zero column), or ``None``.
+    inverse : float64 ``(N,)``, ``pinv[a, labels[a]]`` (0 for a zero column), or ``None``.
+    dense : ``(phi (dim, N), pinv (N, dim))`` float64 for ``projected`` and ``random``, else ``None``.
     """
 
     kind: str
     shape: tuple[int, ...]
-    phi: np.ndarray | None = field(repr=False)
-    pinv: np.ndarray | None = field(repr=False)
+    dim: int
+    label: str = ""
+    labels: np.ndarray | None = field(default=None, repr=False)
+    values: np.ndarray | None = field(default=None, repr=False)
+    inverse: np.ndarray | None = field(default=None, repr=False)
+    dense: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
     _tensors: dict[tuple[Any, ...], torch.Tensor] = field(default_factory=dict, init=False, repr=False)
 
     @cached_property
@@ -80,17 +105,65 @@ class Parametrization:
         """``N``: entries of the full tensor."""
         return int(np.prod(self.shape, dtype=np.int64))
 
+    @property
+    def is_identity(self) -> bool:
+        """Whether the coordinates are the entries themselves (``free`` without a mask; ``phi`` is ``None``)."""
+        return self.labels is None and self.dense is None
+
+    @property
+    def is_gather(self) -> bool:
+        """Whether the maps are in gather form (``orbit``, ``orthonormal``, masked ``free``)."""
+        return self.labels is not None
+
+    def _check_dense(self, what: str) -> None:
+        if self.dim * self.numel > DENSE_LIMIT:
+            raise ConfigError(
+                f"the dense {what} of the {self.kind!r} parametrization of a tensor of shape {self.shape} "
+                f"({self.label or 'weights'}) would hold {self.dim * self.numel:,} floats, more than the limit "
+                f"of {DENSE_LIMIT:,} (eqlandscape.nn.parametrization.DENSE_LIMIT); its maps (to_full, pullback, "
+                "from_full) do not need it"
+            )
+
     @cached_property
-    def dim(self) -> int:
-        """Number of coordinates."""
-        return self.numel if self.phi is None else int(self.phi.shape[0])
+    def phi(self) -> np.ndarray | None:
+        """float64 ``(dim, N)``, read-only: the matrix of the map (``None`` for the identity). Built on
+        first access in gather form; raises :class:`ConfigError` past :data:`DENSE_LIMIT` entries."""
+        if self.dense is not None:
+            return self.dense[0]
+        if self.labels is None or self.values is None:
+            return None
+        self._check_dense("phi")
+        on = np.flatnonzero(self.labels >= 0)
+        phi = np.zeros((self.dim, self.numel))
+        phi[self.labels[on], on] = self.values[on]
+        phi.setflags(write=False)
+        return phi
+
+    @cached_property
+    def pinv(self) -> np.ndarray | None:
+        """float64 ``(N, dim)``, read-only: the pseudo-inverse of :attr:`phi` (``None`` for the identity);
+        built on first access in gather form, with the same limit."""
+        if self.dense is not None:
+            return self.dense[1]
+        if self.labels is None or self.inverse is None:
+            return None
+        self._check_dense("pinv")
+        on = np.flatnonzero(self.labels >= 0)
+        pinv = np.zeros((self.numel, self.dim))
+        pinv[on, self.labels[on]] = self.inverse[on]
+        pinv.setflags(write=False)
+        return pinv
 
     def same_as(self, other: Parametrization) -> bool:
         """Whether ``other`` maps coordinates to full tensors in the same way."""
-        same_phi = (self.phi is None and other.phi is None) or (
-            self.phi is not None and other.phi is not None and np.array_equal(self.phi, other.phi)
+        if self.kind != other.kind or self.shape != other.shape or self.dim != other.dim:
+            return False
+        mine = (self.labels, self.values, None if self.dense is None else self.dense[0])
+        theirs = (other.labels, other.values, None if other.dense is None else other.dense[0])
+        return all(
+            (a is None and b is None) or (a is not None and b is not None and np.array_equal(a, b))
+            for a, b in zip(mine, theirs, strict=True)
         )
-        return self.kind == other.kind and self.shape == other.shape and same_phi
 
     def _tensor(self, name: str, like: torch.Tensor) -> torch.Tensor:
         """The array ``name`` (``phi``, ``pinv``, their transposes ``phi_t``, ``pinv_t``, or a
@@ -112,31 +185,31 @@ class Parametrization:
 
     @cached_property
     def _maps(self) -> dict[str, np.ndarray]:
-        """The sparse form of ``phi`` and ``pinv`` (empty when ``phi`` is dense, or the identity):
+        """The gather form as index and weight arrays (empty for the dense kinds and the identity):
         ``row[a]`` and ``value[a]``, the nonzero entry of column ``a`` of ``phi`` (``0`` for a zero
-        column); ``members[d]``, the columns whose nonzero lies in row ``d`` (padded with column 0),
-        with ``phi`` and ``pinv`` entries ``member_phi[d]`` and ``member_pinv[d]`` (0 for padding)."""
-        if self.phi is None or self.pinv is None:
+        column); ``members[d]``, the columns whose nonzero lies in row ``d`` in increasing order
+        (padded with column 0), with ``phi`` and ``pinv`` entries ``member_phi[d]`` and
+        ``member_pinv[d]`` (0 for padding). Memory ``O(N + dim * largest orbit)``."""
+        if self.labels is None or self.values is None or self.inverse is None:
             return {}
-        nonzero = self.phi != 0
-        if (nonzero.sum(axis=0) > 1).any():
-            return {}
-        columns = np.arange(self.numel)
-        row = np.argmax(nonzero, axis=0) if self.dim else np.zeros(self.numel, dtype=np.int64)
-        value = np.where(nonzero.any(axis=0), self.phi[row, columns], 0.0)
-        # pinv must be supported on the same entries (it is, for indicator bases): else dense
-        if not np.array_equal(self.pinv != 0, nonzero.T):
-            return {}
-        counts = nonzero.sum(axis=1)
+        labels = self.labels
+        on = labels >= 0
+        row = np.where(on, labels, 0)
+        value = np.where(on, self.values, 0.0)
+        counts = np.bincount(labels[on], minlength=self.dim)
         width = max(int(counts.max(initial=0)), 1)
+        # entries sorted by coordinate, increasing within one (a stable sort); slot = rank in its coordinate
+        entries = np.flatnonzero(on)
+        entries = entries[np.argsort(labels[entries], kind="stable")]
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+        owner = labels[entries]
+        slot = np.arange(entries.size) - starts[owner]
         members = np.zeros((self.dim, width), dtype=np.int64)
         member_phi = np.zeros((self.dim, width))
         member_pinv = np.zeros((self.dim, width))
-        for d in range(self.dim):
-            cols = np.flatnonzero(nonzero[d])
-            members[d, : cols.size] = cols
-            member_phi[d, : cols.size] = self.phi[d, cols]
-            member_pinv[d, : cols.size] = self.pinv[cols, d]
+        members[owner, slot] = entries
+        member_phi[owner, slot] = self.values[entries]
+        member_pinv[owner, slot] = self.inverse[entries]
         return {
             "row": row,
             "value": value,
@@ -146,10 +219,9 @@ class Parametrization:
         }
 
     def gather_maps(self) -> dict[str, np.ndarray] | None:
-        """The sparse form of the maps when every column of ``phi`` has at most one nonzero entry
-        (``orbit``, ``orthonormal``, masked ``free``), else ``None``: ``to_full`` is
-        ``theta[..., row] * value``; ``pullback`` is ``sum_m g[..., members[d, m]] * member_phi[d, m]``
-        (``members`` padded with column 0, weight 0)."""
+        """The gather form of the maps (``orbit``, ``orthonormal``, masked ``free``), else ``None``:
+        ``to_full`` is ``theta[..., row] * value``; ``pullback`` is
+        ``sum_m g[..., members[d, m]] * member_phi[d, m]`` (``members`` padded with column 0, weight 0)."""
         maps = self._maps
         if not maps:
             return None
@@ -157,7 +229,7 @@ class Parametrization:
         return {**maps, "members": maps["members"].reshape(self.dim, width)}
 
     def _gather_sum(self, flat: torch.Tensor, weights: str, out: torch.Tensor | None = None) -> torch.Tensor:
-        """``(..., N) -> (..., dim)``: ``sum_m flat[members[d, m]] * weights[d, m]`` (sparse form)."""
+        """``(..., N) -> (..., dim)``: ``sum_m flat[members[d, m]] * weights[d, m]`` (gather form)."""
         w = self._tensor(weights, flat)
         gathered = flat.index_select(-1, self._tensor("members", flat)).reshape(*flat.shape[:-1], *w.shape)
         return torch.sum(gathered.mul_(w), -1, out=out)
@@ -170,9 +242,11 @@ class Parametrization:
         ``out`` the identity's result is a view of ``theta``."""
         lead = theta.shape[:-1]
         full_shape = (*lead, *self.shape)
-        if self.phi is None:
+        if self.is_identity:
             full = theta.reshape(full_shape)
-        elif self._maps:
+        elif not self.dim:  # no coordinates (an empty mask): the zero tensor
+            full = theta.new_zeros(full_shape)
+        elif self.is_gather:
             gathered = theta.index_select(-1, self._tensor("row", theta)).reshape(full_shape)
             value = self._tensor("value", theta).reshape(self.shape)
             if offset is not None:
@@ -192,9 +266,9 @@ class Parametrization:
         """``(..., *shape) -> (..., dim)``: the gradient in coordinates, ``dL/dW.flat @ phi^T``
         (written into ``out`` if given; else for the identity a view of ``grad``)."""
         flat = self._flatten(grad)
-        if self.phi is None:
+        if self.is_identity:
             return flat if out is None else out.copy_(flat)
-        if self._maps:
+        if self.is_gather:
             return self._gather_sum(flat, "member_phi", out)
         coords = _contract(flat, self._tensor("phi", grad))
         return coords if out is None else out.copy_(coords)
@@ -204,9 +278,9 @@ class Parametrization:
         the image, ``full.flat @ pinv(phi)``; an inverse of :meth:`to_full` on the image, up to
         rounding (exact for the identity). A new contiguous tensor."""
         flat = self._flatten(full)
-        if self.phi is None:
+        if self.is_identity:
             return flat.clone(memory_format=torch.contiguous_format)
-        if self._maps:
+        if self.is_gather:
             return self._gather_sum(flat, "member_pinv").contiguous()
         return _contract(flat, self._tensor("pinv_t", full)).contiguous()
 
@@ -215,14 +289,25 @@ class Parametrization:
         """The image as equalities between entries, when they describe it exactly: entries whose
         columns of ``phi`` are equal and nonzero are equal (``first[a]``: the first such entry),
         entries with a zero column are 0 (``zero``). ``None`` when these do not pin the image down
-        (the number of free entries differs from the rank of ``phi``) or for the identity."""
-        if self.phi is None:
+        (the number of free entries differs from the rank of ``phi``) or for the identity. In
+        gather form without a dense ``phi`` the columns of one coordinate are equal (one value per
+        orbit) and the coordinates independent."""
+        if self.is_identity:
             return None
-        columns = self.phi.T
+        if self.dense is None and self.labels is not None:
+            labels = self.labels
+            entries = np.flatnonzero(labels >= 0)
+            first_of = np.zeros(self.dim, dtype=np.int64)
+            used, at = np.unique(labels[entries], return_index=True)  # first occurrences, entries increasing
+            first_of[used] = entries[at]
+            first = np.where(labels >= 0, first_of[np.maximum(labels, 0)] if self.dim else 0, np.arange(self.numel))
+            return {"first": first, "zero": np.flatnonzero(labels < 0)}
+        phi = self.phi
+        columns = phi.T
         zero = ~columns.any(axis=1)
         _, first, inverse = np.unique(columns, axis=0, return_index=True, return_inverse=True)
         first = first[inverse.reshape(-1)]
-        if np.unique(first[~zero]).size != np.linalg.matrix_rank(self.phi):
+        if np.unique(first[~zero]).size != np.linalg.matrix_rank(phi):
             return None
         return {"first": first, "zero": np.flatnonzero(zero)}
 
@@ -233,7 +318,7 @@ class Parametrization:
         without zero columns, which the toolkit does not build)."""
         flat = self._flatten(full)
         lead = flat.shape[:-1]
-        if self.phi is None:
+        if self.is_identity:
             return torch.ones(lead, dtype=torch.bool, device=full.device)
         ties = self._ties
         if ties is None:
@@ -280,18 +365,47 @@ def _contract(a: torch.Tensor, MT: torch.Tensor) -> torch.Tensor:
     return out.reshape(*lead, N)
 
 
-def _dense(kind: str, shape: tuple[int, ...], phi: np.ndarray, pinv: np.ndarray | None = None) -> Parametrization:
-    phi = np.ascontiguousarray(phi.reshape(phi.shape[0], -1), dtype=np.float64)
+def _dense(kind: str, basis: LinearBasis, phi: np.ndarray, pinv: np.ndarray | None = None) -> Parametrization:
+    """``phi`` (and ``pinv``, by default the pseudo-inverse) stored densely, with the gather form as
+    well when every column of ``phi`` has at most one nonzero entry and ``pinv`` the same support."""
+    phi = np.ascontiguousarray(phi.reshape(phi.shape[0], basis.numel), dtype=np.float64)
     pinv = np.linalg.pinv(phi) if pinv is None else np.ascontiguousarray(pinv, dtype=np.float64)
     phi.setflags(write=False)
     pinv.setflags(write=False)
-    return Parametrization(kind, shape, phi, pinv)
+    dim = phi.shape[0]
+    nonzero = phi != 0
+    gather: tuple[np.ndarray | None, ...] = (None, None, None)
+    if not (nonzero.sum(axis=0) > 1).any() and np.array_equal(pinv != 0, nonzero.T):
+        columns = np.flatnonzero(nonzero.any(axis=0))
+        labels = np.full(phi.shape[1], -1, dtype=np.int64)
+        if columns.size:
+            labels[columns] = np.argmax(nonzero[:, columns], axis=0)
+        values, inverse = np.zeros(phi.shape[1]), np.zeros(phi.shape[1])
+        values[columns] = phi[labels[columns], columns]
+        inverse[columns] = pinv[columns, labels[columns]]
+        gather = (labels, values, inverse)
+    return Parametrization(kind, basis.shape, dim, _label(basis), *gather, dense=(phi, pinv))
 
 
-def _orthonormal(kind: str, basis: LinearBasis) -> Parametrization:
-    """Coordinates in the orthonormal basis of ``basis`` (``pinv(phi) = phi^T``)."""
-    phi = basis.orthonormal()
-    return _dense(kind, basis.shape, phi, phi.reshape(basis.dim, -1).T)
+def _label(basis: LinearBasis) -> str:
+    return str(getattr(basis, "label", ""))
+
+
+def _gather(kind: str, basis: LinearBasis, labels: np.ndarray, orthonormal: bool) -> Parametrization:
+    """The gather form of the indicators of ``basis`` (``labels``: the coordinate of each flat entry,
+    ``-1`` outside every orbit): entries ``1`` and pseudo-inverse entries ``1 / size`` (orbit
+    indicators), or both ``1 / sqrt(size)`` (orthonormal)."""
+    sizes = np.asarray(basis.sizes, dtype=np.float64)
+    scale = 1 / np.sqrt(sizes) if orthonormal else np.ones(basis.dim)
+    inverse = scale if orthonormal else 1.0 / sizes
+    labels = np.ascontiguousarray(labels, dtype=np.int64)
+    on = labels >= 0
+    at = np.where(on, labels, 0)
+    values = np.where(on, scale[at], 0.0) if basis.dim else np.zeros(labels.size)
+    inverse = np.where(on, inverse[at], 0.0) if basis.dim else np.zeros(labels.size)
+    for a in (labels, values, inverse):
+        a.setflags(write=False)
+    return Parametrization(kind, basis.shape, basis.dim, _label(basis), labels, values, inverse)
 
 
 def _full_space(shape: tuple[int, ...]) -> OrbitBasis:
@@ -307,7 +421,10 @@ def make_parametrization(
 
     ``mask`` (bool, ``basis.shape``) restricts the free kinds to the admissible subspace
     ``L = {W : W = 0 off the mask}``; ``basis_seed`` seeds the random basis of ``random``.
-    Raises :class:`ConfigError` for an unknown kind or a mask on a constrained kind.
+    ``orbit``, ``orthonormal`` and masked ``free`` are built from the orbit labels in gather form
+    (memory linear in the number of entries); ``projected`` and ``random`` densely.
+    Raises :class:`ConfigError` for an unknown kind, a mask on a constrained kind, or a dense kind
+    past :data:`DENSE_LIMIT`.
     """
     shape = basis.shape
     if kind not in KINDS:
@@ -315,27 +432,26 @@ def make_parametrization(
     if mask is not None and kind in CONSTRAINED_KINDS:
         raise ConfigError(f"a mask applies to the free parametrizations, not to {kind!r}")
     n = basis.numel
-    stored = {"orbit": basis.dim * n, "orthonormal": basis.dim * n, "projected": n * n, "random": n * n}
-    if stored.get(kind, 0) > DENSE_LIMIT:
+    if kind in ("projected", "random") and n * n > DENSE_LIMIT:
         raise ConfigError(
             f"the {kind!r} parametrization of a tensor of shape {shape} ({basis.label or 'weights'}) would store "
-            f"{stored[kind]:,} floats twice, more than the limit of {DENSE_LIMIT:,}; use a smaller layer or the "
+            f"{n * n:,} floats twice, more than the limit of {DENSE_LIMIT:,}; use a smaller layer or the "
             "'free' strategy"
         )
-    if kind == "orbit":
-        phi = basis.dense()
-        return _dense(kind, shape, phi, (phi.reshape(basis.dim, -1) / basis.sizes[:, None]).T)
-    if kind == "orthonormal":
-        return _orthonormal(kind, basis)
+    if kind in ("orbit", "orthonormal"):
+        return _gather(kind, basis, basis.orbit_index.reshape(-1), orthonormal=kind == "orthonormal")
     if kind == "projected":
         P = np.asarray(basis.projection_matrix)
-        return _dense(kind, shape, P, P)
+        return _dense(kind, basis, P, P)
     if kind == "free" and mask is None:
-        return Parametrization(kind, shape, None, None)
+        return Parametrization(kind, shape, n, basis.label)
     space = _full_space(shape) if mask is None else admissible_equivariant_basis(_full_space(shape), mask)
     if kind == "random":
-        return _dense(kind, shape, random_basis(space, basis_seed))
-    return _orthonormal(kind, space)
+        return _dense(kind, space, random_basis(space, basis_seed))
+    # masked free: the singletons inside the mask, numbered in row-major order
+    labels = np.full(n, -1, dtype=np.int64)
+    labels[space.orbits] = np.arange(space.dim)
+    return _gather(kind, space, labels, orthonormal=True)
 
 
 def exact_coordinates(param: Parametrization, full: torch.Tensor, what: str) -> torch.Tensor:
