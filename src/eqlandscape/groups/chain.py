@@ -22,13 +22,15 @@ partial chain spans subgroups of the true stabilizers, so ``prod |O_b| <= |G|``,
 exactly when the chain is complete: construction stops there. The order comes from the caller (the
 catalog's formula, or sympy's deterministic Schreier-Sims in :attr:`PermGroup.order`).
 
-**Canonical transversals.** :attr:`StabilizerChain.canonical` replaces each ``u_b(p)`` by the
+**Canonical transversals.** :attr:`StabilizerChain.canonical` holds, for each ``u_b(p)``, the
 lexicographically smallest element of ``G^(b)`` sending ``b`` to ``p`` (smallest ``g[b+1]``, then
 ``g[b+2]``, ..., over the faithful block): it depends on the group as a set of permutations only, not
 on its generators or on the random elements of the construction, and the factorization over them
-turns uniform indices into uniform elements (:meth:`StabilizerChain.elements_from_uniform`).
+turns uniform indices into uniform elements (:meth:`StabilizerChain.elements_from_uniform`). Only
+their faithful blocks are stored (cheap); an element is carried to all points by sifting its faithful
+block through the stored transversals and composing those.
 
-Memory: ``2 * sum_b |O_b| * N`` integers (transversals and their inverses), refused past
+Memory: ``sum_b |O_b| * N`` integers (the transversals; int32 below ``2^31`` points), refused past
 :data:`CHAIN_LIMIT` entries with :class:`GroupTooLargeError`.
 """
 
@@ -41,9 +43,9 @@ import numpy as np
 
 from eqlandscape.errors import EqlandscapeError, GroupTooLargeError, NotAHomomorphismError
 
-CHAIN_LIMIT = 50_000_000
-"""Largest number of transversal entries (``sum_b |O_b| * N``, int32 or int64 each, as many again for
-the inverses) a chain may store: about 400 MB for int32 points."""
+CHAIN_LIMIT = 60_000_000
+"""Largest number of transversal entries (``sum_b |O_b| * N``) a chain may store: 240 MB of int32 (the
+canonical transversals of ``S100`` acting on ``natural + natural^2``: 4950 rows of 10100 points)."""
 
 _CONSTRUCTION_SEED = 20_240_516  # the product replacement's seed: a chain is a function of its input
 _MAX_IDLE = 64  # consecutive trivial sifts that prove (with error < 2^-64) a claimed order wrong
@@ -52,27 +54,22 @@ _MAX_IDLE = 64  # consecutive trivial sifts that prove (with error < 2^-64) a cl
 @dataclass
 class _Level:
     """One level under construction: ``lookup[p]`` the row of orbit point ``p`` (``-1`` outside the
-    orbit) in the transversal ``trans[:size]`` and its inverses ``inv[:size]`` (buffers that double
-    when full), and the level's strong generators."""
+    orbit) in the transversal ``trans[:size]`` (a buffer that doubles when full), and the level's
+    strong generators (indices into the chain's list)."""
 
     point: int
     lookup: np.ndarray
     trans: np.ndarray
-    inv: np.ndarray
     size: int = 1
-    generators: list[np.ndarray] = field(default_factory=list)
+    generators: list[int] = field(default_factory=list)
 
-    def append(self, points: np.ndarray, trans: np.ndarray, inv: np.ndarray) -> None:
+    def append(self, points: np.ndarray, trans: np.ndarray) -> None:
         end = self.size + points.size
         if end > self.trans.shape[0]:
-            capacity = max(end, 2 * self.trans.shape[0])
-            for attr in ("trans", "inv"):
-                old = getattr(self, attr)
-                grown = np.empty((capacity, old.shape[1]), dtype=old.dtype)
-                grown[: self.size] = old[: self.size]
-                setattr(self, attr, grown)
+            grown = np.empty((max(end, 2 * self.trans.shape[0]), self.trans.shape[1]), dtype=self.trans.dtype)
+            grown[: self.size] = self.trans[: self.size]
+            self.trans = grown
         self.trans[self.size : end] = trans
-        self.inv[self.size : end] = inv
         self.lookup[points] = self.size + np.arange(points.size)
         self.size = end
 
@@ -85,14 +82,22 @@ class StabilizerChain:
     ----------
     base : int array ``(L,)`` of base points.
     orbits : list of ``L`` sorted int arrays, the orbits ``O_b``.
-    transversals : list of ``L`` int arrays ``(|O_b|, N)``; row ``j`` maps ``base[l]`` to ``orbits[l][j]``.
+    transversals : list of ``L`` read-only int arrays ``(|O_b|, N)``; row ``j`` is an element of
+        ``G^(base[l])`` mapping ``base[l]`` to ``orbits[l][j]``.
 
     Raises :class:`GroupTooLargeError` past :data:`CHAIN_LIMIT`, :class:`NotAHomomorphismError` when
     an element acts trivially on the faithful points but not on the rest, and
     :class:`EqlandscapeError` when ``order`` is not the order of the generated group.
     """
 
-    def __init__(self, generators: np.ndarray, order: int, *, faithful: int | None = None, name: str = "the group"):
+    def __init__(
+        self,
+        generators: np.ndarray,
+        order: int,
+        *,
+        faithful: int | None = None,
+        name: str = "the group",
+    ):
         gens = np.asarray(generators)
         self.degree = int(gens.shape[1])
         self.faithful = self.degree if faithful is None else int(faithful)
@@ -102,18 +107,21 @@ class StabilizerChain:
         self._identity = np.arange(self.degree, dtype=self._dtype)
         self._entries = 0
         self._levels: dict[int, _Level] = {}
+        self._strong: list[np.ndarray] = []  # strong generators on all points
+        self._strong_faithful = np.empty((0, self.faithful), dtype=self._dtype)  # the same on the faithful block
         self._build(gens.astype(self._dtype))
         levels = [self._levels[b] for b in sorted(self._levels) if self._levels[b].size > 1]
         self.base = np.array([lv.point for lv in levels], dtype=np.int64)
         self.orbits = [np.flatnonzero(lv.lookup >= 0) for lv in levels]  # ascending
         self.transversals = [lv.trans[lv.lookup[o]] for lv, o in zip(levels, self.orbits, strict=True)]
-        self._inverses = [lv.inv[lv.lookup[o]] for lv, o in zip(levels, self.orbits, strict=True)]
         self._lookups = []
         for orbit in self.orbits:
             lookup = np.full(self.faithful, -1, dtype=np.int64)
             lookup[orbit] = np.arange(orbit.size)
             self._lookups.append(lookup)
         del self._levels
+        for trans in self.transversals:
+            trans.setflags(write=False)
 
     # ------------------------------------------------------------------ construction
     def _build(self, gens: np.ndarray) -> None:
@@ -165,7 +173,7 @@ class StabilizerChain:
             row = -1 if level is None else int(level.lookup[g[b]])
             if row < 0:
                 return g, b
-            g = level.inv[row][g]  # u^-1 * g fixes 0..b
+            g = _inverse(level.trans[row])[g]  # u^-1 * g fixes 0..b
 
     def _absorb(self, g: np.ndarray) -> bool:
         """Sift ``g``; add a non-identity residue as a strong generator. Returns whether it was added."""
@@ -180,105 +188,132 @@ class StabilizerChain:
         if b not in self._levels:
             lookup = np.full(self.faithful, -1, dtype=np.int64)
             lookup[b] = 0
-            level = self._levels[b] = _Level(b, lookup, self._identity[None].copy(), self._identity[None].copy())
-            self._entries += 2 * self.degree
+            level = self._levels[b] = _Level(b, lookup, self._identity[None].copy())
+            self._entries += self.degree
             above = [p for p in self._levels if p > b]
             if above:  # G^(b) contains the strong generators of the levels below it in the chain
                 level.generators = list(self._levels[min(above)].generators)
                 self._grow(level, level.generators)
+        self._strong.append(h)
+        self._strong_faithful = np.concatenate([self._strong_faithful, h[None, : self.faithful]])
         for point in sorted(self._levels):
             if point > b:
                 break
             level = self._levels[point]
-            level.generators.append(h)
-            self._grow(level, [h])
+            level.generators.append(len(self._strong) - 1)
+            self._grow(level, [len(self._strong) - 1])
         return True
 
-    def _grow(self, level: _Level, fresh: list[np.ndarray]) -> None:
-        """Close the orbit of ``level`` under its generators, ``fresh`` ones applied to all points first."""
+    def _grow(self, level: _Level, fresh: list[int]) -> None:
+        """Close the orbit of ``level`` under its generators, ``fresh`` ones applied to all points first
+        (orbits from the generators' faithful blocks; whole permutations only for the new points)."""
         points = np.flatnonzero(level.lookup >= 0)
-        gens = np.stack(fresh)
+        gens = np.array(fresh)
         while points.size:
-            images = gens[:, points]  # (s, P): where each generator sends each point
+            images = self._strong_faithful[gens][:, points]  # (s, P): where each generator sends each point
             new = level.lookup[images] < 0
             if not new.any():
                 break
             which, col = np.nonzero(new)
             targets, first = np.unique(images[which, col], return_index=True)
             which, col = which[first], col[first]
-            self._entries += 2 * targets.size * self.degree
+            self._entries += targets.size * self.degree
             if self._entries > CHAIN_LIMIT:
                 raise GroupTooLargeError(
                     f"the stabilizer chain of {self.name} on {self.degree} points (order {self.order}) needs more "
                     f"than {CHAIN_LIMIT} transversal entries, the limit (eqlandscape.groups.chain.CHAIN_LIMIT)"
                 )
             sources = level.trans[level.lookup[points[col]]]
-            trans = gens[which[:, None], sources]  # s * u: (s * u)[b] = s[u[b]] = s[point]
-            inv = np.empty_like(trans)
-            np.put_along_axis(inv, trans.astype(np.int64), self._identity[None], axis=1)
-            level.append(targets, trans, inv)
+            movers = np.stack([self._strong[k] for k in gens[which]])
+            level.append(targets, np.take_along_axis(movers, sources, axis=1))  # s * u: (s*u)[b] = s[point]
             points = targets
-            gens = np.stack(level.generators)
+            gens = np.array(level.generators)
 
     # ------------------------------------------------------------------ queries
     def contains(self, perms: np.ndarray) -> np.ndarray:
         """Bool ``(B,)``: whether each row of ``perms`` (``(B, N)``) is an element (vectorized sift)."""
         x = np.array(perms, dtype=np.int64).reshape(-1, self.degree)
         alive = np.ones(x.shape[0], dtype=bool)
-        for b, lookup, inv in zip(self.base, self._lookups, self._inverses, strict=True):
+        identity = np.broadcast_to(np.arange(self.degree), x.shape)
+        for b, lookup, trans in zip(self.base, self._lookups, self.transversals, strict=True):
             images = x[:, b]
             rows = np.where(images < self.faithful, lookup[np.minimum(images, self.faithful - 1)], -1)
             alive &= rows >= 0
-            x = np.take_along_axis(inv[np.maximum(rows, 0)], x, axis=1)
-        return alive & (x == np.arange(self.degree)).all(axis=1)
+            inverse = np.empty_like(x)
+            np.put_along_axis(inverse, trans[np.maximum(rows, 0)].astype(np.int64), identity, axis=1)
+            x = np.take_along_axis(inverse, x, axis=1)  # u^-1 * x fixes the base points up to b
+        return alive & (x == identity).all(axis=1)
 
-    def canonical_coset_reps(self, perms: np.ndarray) -> np.ndarray:
-        """The canonical representative of each left coset ``x H`` (``H`` this chain's group, ``x`` a
-        row of ``perms``, ``(B, N)``): the lexicographically smallest ``x h``, found level by level
-        (``(x h)[b] = x[h[b]]`` is smallest for the ``p`` in ``O_b`` minimizing ``x[p]``)."""
-        x = np.array(perms, dtype=np.int64).reshape(-1, self.degree)
-        for orbit, trans in zip(self.orbits, self.transversals, strict=True):
+    def canonical_coset_reps(self, perms: np.ndarray, start: int = 0) -> np.ndarray:
+        """The canonical representative of each left coset ``x H`` (``H`` this chain's group, or with
+        ``start = l`` its stabilizer ``G^(base[l])``; ``x`` a row of ``perms``, ``(B, N)``): the
+        lexicographically smallest ``x h`` over the faithful points, found level by level (``(x h)[b] =
+        x[h[b]]`` is smallest for the ``p`` in ``O_b`` minimizing ``x[p]``; the points before the first
+        base point are fixed by ``H``). Returns ``(B, N)`` of ``perms``' integer type."""
+        return self._lexmin(np.array(perms).reshape(-1, self.degree), self.transversals, start)
+
+    def _lexmin(self, x: np.ndarray, transversals: list[np.ndarray], start: int) -> np.ndarray:
+        for orbit, trans in zip(self.orbits[start:], transversals[start:], strict=True):
             best = np.argmin(x[:, orbit], axis=1)
             x = np.take_along_axis(x, trans[best], axis=1)
         return x
 
     @cached_property
+    def _faithful_blocks(self) -> list[np.ndarray]:
+        return [trans[:, : self.faithful] for trans in self.transversals]
+
+    @cached_property
     def canonical(self) -> list[np.ndarray]:
-        """Canonical transversals, one int64 array ``(|O_b|, N)`` per level: row ``j`` is the
-        lexicographically smallest element of ``G^(b)`` mapping ``base[l]`` to ``orbits[l][j]`` (it
-        depends on the group as a set only). Each is the canonical representative of the left coset
-        ``u G^(b')`` of the next stabilizer, found as in :meth:`canonical_coset_reps`."""
-        out = []
-        for lev, trans in enumerate(self.transversals):
-            x = trans.astype(np.int64)
-            for orbit, lower in zip(self.orbits[lev + 1 :], self.transversals[lev + 1 :], strict=True):
-                best = np.argmin(x[:, orbit], axis=1)
-                x = np.take_along_axis(x, lower[best], axis=1)
-            x.setflags(write=False)
-            out.append(x)
-        return out
+        """The canonical transversals on the faithful block, one int array ``(|O_l|, faithful)`` per
+        level: row ``j`` is the lexicographically smallest element of ``G^(base[l])`` mapping ``base[l]``
+        to ``orbits[l][j]`` (it depends on the group as a set only), the canonical representative of
+        the left coset ``u G^(base[l+1])`` of any transversal element ``u`` (:meth:`canonical_coset_reps`
+        on the faithful block, whose images decide every choice)."""
+        blocks = self._faithful_blocks
+        return [self._lexmin(block, blocks, lev + 1) for lev, block in enumerate(blocks)]
 
     def elements_from_uniform(self, u: np.ndarray) -> np.ndarray:
         """Group elements from numbers ``u`` in ``[0, 1)`` of shape ``(..., L)`` (one per level): level
         ``l`` picks ``orbits[l][floor(u[..., l] |O_l|)]`` and the element is the product of the
-        canonical transversal elements, ``c_1 * c_2 * ... * c_L``; returns ``(..., N)`` int64. Uniform
-        ``u`` give uniform elements (each element has one such factorization)."""
+        transversal elements, ``u_1 * u_2 * ... * u_L``; returns ``(..., N)`` int64. Uniform ``u`` give
+        uniform elements (each element has one such factorization); with canonical transversals the map
+        from ``u`` to elements depends on the group as a set only."""
         u = np.asarray(u, dtype=np.float64)
         lead = u.shape[:-1]
-        if not self.canonical:
+        if not self.orbits:
             return np.broadcast_to(np.arange(self.degree, dtype=np.int64), (*lead, self.degree)).copy()
-        picks = [
-            np.minimum((u[..., lev] * orbit.size).astype(np.int64), orbit.size - 1)
-            for lev, orbit in enumerate(self.orbits)
-        ]
+        u = u.reshape(-1, u.shape[-1])
+        # 1. the element on the faithful block: the product of the picked canonical elements
+        picks = [np.minimum((u[:, lev] * o.size).astype(np.int64), o.size - 1) for lev, o in enumerate(self.orbits)]
         g = self.canonical[0][picks[0]]
         for c, pick in zip(self.canonical[1:], picks[1:], strict=True):
-            g = np.take_along_axis(g, c[pick], axis=-1)  # g * c: (g * c)[x] = g[c[x]]
-        return g
+            g = np.take_along_axis(g, c[pick], axis=1)  # g * c: (g * c)[x] = g[c[x]]
+        if self.faithful == self.degree:
+            return g.astype(np.int64).reshape(*lead, self.degree)
+        # 2. on all points: sift the faithful block through the stored transversals (rows), then compose
+        rows = []
+        x = g
+        identity = np.broadcast_to(np.arange(self.faithful), x.shape)
+        for b, lookup, block in zip(self.base, self._lookups, self._faithful_blocks, strict=True):
+            rows.append(lookup[x[:, b]])
+            inverse = np.empty_like(x)
+            np.put_along_axis(inverse, block[rows[-1]], identity, axis=1)
+            x = np.take_along_axis(inverse, x, axis=1)
+        full = self.transversals[0][rows[0]]
+        for trans, row in zip(self.transversals[1:], rows[1:], strict=True):
+            full = np.take_along_axis(full, trans[row], axis=1)
+        return full.astype(np.int64).reshape(*lead, self.degree)
 
     def __repr__(self) -> str:
         sizes = [int(o.size) for o in self.orbits]
         return f"StabilizerChain({self.name}, degree={self.degree}, base={self.base.tolist()}, orbit sizes={sizes})"
+
+
+def _inverse(p: np.ndarray) -> np.ndarray:
+    """``p^-1`` (``p^-1[p[x]] = x``), by one scatter."""
+    inverse = np.empty_like(p)
+    inverse[p] = np.arange(p.shape[0], dtype=p.dtype)
+    return inverse
 
 
 class _ProductReplacement:
@@ -298,7 +333,7 @@ class _ProductReplacement:
         s, t = self.rng.choice(len(self.state), size=2, replace=False)
         y = self.state[t]
         if self.rng.random() < 0.5:
-            y = np.argsort(y).astype(y.dtype)
+            y = _inverse(y)
         x = self.state[s]
         self.state[s] = x[y] if self.rng.random() < 0.5 else y[x]
         self.acc = self.acc[self.state[s]]

@@ -1,5 +1,6 @@
 """Permutation representations: constructors, coset reps ``G/H``, orbits, decomposition into
-transitive pieces, isomorphism, textual specs and the rep algebra (``+``, ``k*``, ``*``, ``**``, ``>>``)."""
+transitive pieces, isomorphism, textual specs, the rep algebra (``+``, ``k*``, ``*``, ``**``, ``>>``) and
+uniformly random elements as their images in several reps."""
 
 from eqlandscape.reps.constructors import (
     copies,
@@ -11,7 +12,7 @@ from eqlandscape.reps.constructors import (
     tensor_product,
     trivial,
 )
-from eqlandscape.reps.coset import coset_rep, transitive_reps
+from eqlandscape.reps.coset import coset_rep, coset_rep_from_generators, set_coset_limit, transitive_reps
 from eqlandscape.reps.decompose import (
     TransitivePiece,
     canonical,
@@ -20,6 +21,7 @@ from eqlandscape.reps.decompose import (
     isomorphism_type,
 )
 from eqlandscape.reps.perm_rep import PermRep
+from eqlandscape.reps.sampling import random_elements
 
 __all__ = [
     "PermRep",
@@ -27,13 +29,16 @@ __all__ = [
     "canonical",
     "copies",
     "coset_rep",
+    "coset_rep_from_generators",
     "direct_sum",
     "is_isomorphic",
     "isomorphism",
     "isomorphism_type",
     "natural",
     "parse_rep",
+    "random_elements",
     "regular",
+    "set_coset_limit",
     "tensor_power",
     "tensor_product",
     "transitive_reps",
