@@ -20,7 +20,13 @@ ARGV = ["train", "S3", "--students", "6", "--steps", "40", "--strategy", "relaxe
 def test_json_agrees_with_the_python_api(capsys, tmp_path) -> None:
     assert main([*ARGV, "--dtype", "float64", "--out", str(tmp_path), "--json"]) == 0
     payload = json.loads(capsys.readouterr().out)
-    assert payload["config"]["strategy"] == {"name": "relaxed", "parametrization": "orthonormal", "switch_step": 20}
+    assert payload["config"]["strategy"] == {
+        "name": "relaxed",
+        "parametrization": "orthonormal",
+        "switch_step": 20,
+        "optimizer_state": "restart",
+        "warmup_steps": 100,
+    }
     config = TrainConfig(
         strategy={"name": "relaxed", "switch_step": 20}, optimizer="adam", n_models=6, steps=40, dtype="float64"
     )

@@ -252,12 +252,12 @@ def test_augmented_batches_are_transformed_copies(samples, per_model) -> None:
     """Each copy of the batch is ``(rho_in(g) x, rho_out(g) y)`` with the dense matrices ``rho(g)``."""
     G = group_from_name("D4")
     arch = MLPArchitecture((natural(G), regular(G), natural(G)))
-    strategy = build_strategy(strategy_config({"name": "augmented", "samples": samples}), arch)
+    seeds = np.array([3, 8])
+    strategy = build_strategy(strategy_config({"name": "augmented", "samples": samples}), arch, seeds)
     K, B = 2, 5
     xt = torch.randn(K, 4, B, dtype=F64) if per_model else torch.randn(4, B, dtype=F64)
     yt = xt.flip(-2)  # any targets in the output rep
-    seeds = np.array([3, 8])
-    x_aug, y_aug = strategy.batch(xt, yt, step=7, seeds=seeds)
+    x_aug, y_aug = strategy.batch(xt, yt, step=7)
     if samples is None:
         elements = np.tile(np.arange(G.order), (K, 1))
     else:

@@ -1,13 +1,23 @@
-"""``eqlandscape train``: the run, its table and its files."""
+"""``eqlandscape train``: the run, its table and its files.
+
+The strategy options of ``train`` are generated from the strategies' config schemas
+(:func:`strategy_options`): one ``--field-name`` per field of any registered strategy config
+(:mod:`eqlandscape.train.strategies`), its help naming the strategies that have it and their
+defaults; the value is validated by the config (a bad one is a ``ConfigError`` naming it), and an
+option given for a strategy without that field is an error naming the option.
+"""
 
 from __future__ import annotations
 
 import functools
+import inspect
 import json
 import time
+import types
+import typing
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import pandas as pd
 import typer
@@ -20,6 +30,7 @@ from eqlandscape.files import check_output_dir, write_result_dir
 from eqlandscape.nn import MLPArchitecture
 from eqlandscape.symmetry.annotate import annotate
 from eqlandscape.train import TrainConfig, TrainProgress, TrainResult, train
+from eqlandscape.train.config import strategy_config_classes, strategy_fields, strategy_names
 
 
 def run_training(
@@ -94,7 +105,38 @@ def train_summary(result: TrainResult, seconds: float) -> dict[str, Any]:
     }
 
 
-@app.command("train")
+def _cli_type(annotation: Any) -> str | None:
+    """The metavar of a config field's type on the command line, or ``None`` for a type the
+    command line does not give (lists: ``augmented``'s masks)."""
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType) and len(args) == 1:
+        annotation = args[0]
+    if typing.get_origin(annotation) is Literal:
+        return "[" + "|".join(str(a) for a in typing.get_args(annotation)) + "]"
+    if typing.get_origin(annotation) is Annotated:
+        annotation = typing.get_args(annotation)[0]
+    return {int: "INTEGER", float: "FLOAT", bool: "BOOLEAN", str: "TEXT"}.get(annotation)
+
+
+def strategy_options() -> dict[str, tuple[str, str]]:
+    """Every command-line field of the registered strategy configs: name -> (metavar, help), the
+    help naming the strategies that have the field and their defaults."""
+    found: dict[str, list[tuple[str, Any, str | None, str]]] = {}
+    for strategy, cls in strategy_config_classes().items():
+        for name, info in cls.model_fields.items():
+            metavar = _cli_type(info.annotation)
+            if name != "name" and metavar is not None:
+                found.setdefault(name, []).append((strategy, info.default, info.description, metavar))
+    options = {}
+    for name, owners in found.items():
+        by_default: dict[str, list[str]] = {}
+        for strategy, default, _, _ in owners:
+            by_default.setdefault("none" if default is None else str(default), []).append(strategy)
+        defaults = "; ".join(f"{', '.join(names)} [{d}]" for d, names in by_default.items())
+        options[name] = (owners[0][3], f"{owners[0][2] or name} ({defaults}).")
+    return options
+
+
 def train_command(
     group_name: Annotated[
         str,
@@ -123,15 +165,9 @@ def train_command(
     train_fraction: Annotated[
         float | None, typer.Option(help="graphs, digits: share of the data used for training [0.8].")
     ] = None,
-    strategy: Annotated[str, typer.Option(help="constrained, free, augmented, relaxed or penalty.")] = "constrained",
-    parametrization: Annotated[
-        str | None, typer.Option(help="constrained, relaxed: orthonormal (default), orbit or projected.")
-    ] = None,
-    switch_step: Annotated[
-        int | None, typer.Option(help="relaxed: step of the switch to free training [1000].")
-    ] = None,
-    gamma: Annotated[float | None, typer.Option(help="penalty: weight of (gamma/2)||A - P_E A||^2 [1.0].")] = None,
-    samples: Annotated[int | None, typer.Option(help="augmented: group elements per step (default: all).")] = None,
+    strategy: Annotated[
+        str, typer.Option(help=f"{', '.join(strategy_names())}; their options follow --json.")
+    ] = "constrained",
     optimizer: Annotated[str, typer.Option(help="sgd or adam.")] = "adam",
     lr: Annotated[float, typer.Option(help="Learning rate.")] = 0.01,
     students: Annotated[int, typer.Option(help="Number of students K, trained at once.")] = 256,
@@ -162,17 +198,13 @@ def train_command(
     threads: ThreadsOption = None,
     quiet_: QuietFlag = False,
     json_: JsonFlag = False,
+    **strategy_values: Any,
 ):
     """Train K students at once with one strategy, on a random equivariant teacher's data (--task teacher),
     on graph connectivity (graphs) or on digits (digits)."""
     out_dir = None if out is None else check_output_dir(out, force=force)
-    from eqlandscape.errors import ConfigError
-    from eqlandscape.train import TrainConfig
-    from eqlandscape.train.config import strategy_fields
-
     # an option given for a strategy that has no such field is an error, not silently ignored
-    given = {"parametrization": parametrization, "switch_step": switch_step, "gamma": gamma, "samples": samples}
-    given = {k: v for k, v in given.items() if v is not None}
+    given = {k: v for k, v in strategy_values.items() if v is not None}
     fields = strategy_fields(strategy)
     for name, value in given.items():
         if name not in fields:
@@ -271,3 +303,22 @@ def train_command(
         console.print(f"wrote {', '.join(files.values())}")
     else:
         console.print("nothing was saved; pass --out DIR to write students.csv and summary.json")
+
+
+def _with_strategy_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``command`` with one ``--field-name`` option (text, validated by the strategy's config) per
+    field of :func:`strategy_options`, in the signature that typer reads."""
+    signature = inspect.signature(command, eval_str=True)
+    params = [p for p in signature.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
+    for name, (metavar, help_) in strategy_options().items():
+        option = typer.Option(help=help_, metavar=metavar, rich_help_panel="Strategy options")
+        params.append(
+            inspect.Parameter(
+                name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Annotated[str | None, option]
+            )
+        )
+    command.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
+    return command
+
+
+app.command("train")(_with_strategy_options(train_command))

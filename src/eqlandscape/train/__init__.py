@@ -2,16 +2,12 @@
 
 ``train(task, TrainConfig(strategy=..., optimizer=..., n_models=K, steps=...))`` trains ``K``
 students at once and returns a :class:`TrainResult` (a table with one row per student, the
-initial and final weights, the config and the package version).
+initial and final weights, the config and the package version). The strategies, one module each,
+are in :mod:`eqlandscape.train.strategies`.
 """
 
 from eqlandscape.train.config import (
-    AugmentedConfig,
-    ConstrainedConfig,
-    FreeConfig,
     OptimizerConfig,
-    PenaltyConfig,
-    RelaxedConfig,
     ScheduleConfig,
     StrategyConfig,
     TrainConfig,
@@ -20,10 +16,24 @@ from eqlandscape.train.config import (
 )
 from eqlandscape.train.optim import Optimizer
 from eqlandscape.train.results import TrainResult
-from eqlandscape.train.strategies import Strategy, register_strategy
+from eqlandscape.train.strategies import (
+    AceConfig,
+    AceResilientConfig,
+    AugmentedConfig,
+    ConstrainedConfig,
+    FreeConfig,
+    PenaltyConfig,
+    RelaxedConfig,
+    RppConfig,
+    ScheduledConfig,
+    Strategy,
+    register_strategy,
+)
 from eqlandscape.train.trainer import TrainProgress, train
 
 __all__ = [
+    "AceConfig",
+    "AceResilientConfig",
     "AugmentedConfig",
     "ConstrainedConfig",
     "FreeConfig",
@@ -31,7 +41,9 @@ __all__ = [
     "OptimizerConfig",
     "PenaltyConfig",
     "RelaxedConfig",
+    "RppConfig",
     "ScheduleConfig",
+    "ScheduledConfig",
     "Strategy",
     "StrategyConfig",
     "TrainConfig",

@@ -2,9 +2,10 @@
 
 Every invalid value raises :class:`~eqlandscape.errors.ConfigError` naming the field and the value
 (``TrainConfig(steps=0)`` -> ``TrainConfig: steps=0: Input should be greater than 0``). Strategies
-are looked up by name in a registry (:func:`register_strategy_config`), so new strategies (``ace``,
-``rpp``) add a config class without touching this module; a bare name such as ``"free"`` stands
-for that strategy with its defaults, and so does an optimizer or schedule name.
+are looked up by name in a registry (:func:`register_strategy_config`, called by
+:func:`eqlandscape.train.strategies.base.register_strategy`: each strategy's config class lives in
+its own module of :mod:`eqlandscape.train.strategies`); a bare name such as ``"free"`` stands for
+that strategy with its defaults, and so does an optimizer or schedule name.
 """
 
 from __future__ import annotations
@@ -115,6 +116,11 @@ def strategy_names() -> tuple[str, ...]:
     return tuple(_STRATEGY_CONFIGS)
 
 
+def strategy_config_classes() -> dict[str, type[StrategyConfig]]:
+    """The registered strategy configs by name (their fields are the strategies' options)."""
+    return dict(_STRATEGY_CONFIGS)
+
+
 def strategy_fields(name: str) -> tuple[str, ...]:
     """The options of strategy ``name`` (its config's fields other than ``name``); raises
     :class:`ConfigError` for an unknown strategy."""
@@ -133,82 +139,6 @@ def strategy_config(value: str | dict[str, Any] | StrategyConfig) -> StrategyCon
     if cls is None:
         raise ConfigError(f"unknown strategy {data.get('name')!r}; expected one of {', '.join(_STRATEGY_CONFIGS)}")
     return cls(**data)
-
-
-@register_strategy_config
-class ConstrainedConfig(StrategyConfig):
-    """Train in ``E`` with the given parametrization (``orthonormal``: Euclidean metric of the full
-    space restricted to ``E``; ``orbit``: weight sharing; ``projected``: free weights projected)."""
-
-    name: Literal["constrained"] = "constrained"
-    parametrization: ConstrainedKind = "orthonormal"
-
-    @property
-    def parametrization_label(self) -> str:
-        return self.parametrization
-
-
-@register_strategy_config
-class FreeConfig(StrategyConfig):
-    """Train a free MLP (every weight entry a coordinate)."""
-
-    name: Literal["free"] = "free"
-
-
-@register_strategy_config
-class AugmentedConfig(StrategyConfig):
-    """Free MLP on augmented data: the loss averaged over all of ``G`` (``samples=None``) or over
-    ``samples`` group elements drawn uniformly (with replacement) per model and step from the
-    model's seed.
-
-    ``basis="random"`` parametrizes the free weights in a random non-orthonormal basis (seeded by
-    ``basis_seed``) of the full weight space; ``masks`` (one per layer, ``None`` for none; nested
-    lists of booleans of the weight's shape) restrict the weights to a sparsity pattern ``L``, which
-    is compatible with ``G`` when it is a union of orbits of index pairs.
-    """
-
-    name: Literal["augmented"] = "augmented"
-    samples: PositiveInt | None = None
-    basis: Literal["orthonormal", "random"] = "orthonormal"
-    basis_seed: int = 0
-    masks: list[list[list[bool]] | None] | None = None
-
-    @property
-    def parametrization_kind(self) -> str:
-        """The :mod:`eqlandscape.nn.parametrization` kind of the weights: ``free`` or ``random``."""
-        return "free" if self.basis == "orthonormal" else "random"
-
-    @property
-    def parametrization_label(self) -> str:
-        kind = self.parametrization_kind
-        return kind if self.masks is None else f"{kind}+mask"
-
-    def mask_arrays(self) -> list[np.ndarray | None] | None:
-        return None if self.masks is None else [None if m is None else np.asarray(m, dtype=bool) for m in self.masks]
-
-
-@register_strategy_config
-class RelaxedConfig(StrategyConfig):
-    """Constrained (``parametrization``) for steps ``0 .. switch_step - 1``, then free from the very
-    same function. The optimizer state restarts at the switch (SGD momentum buffers and Adam moments
-    at 0, Adam's bias correction from step 1): constrained-coordinate moments have no meaning for the
-    free coordinates."""
-
-    name: Literal["relaxed"] = "relaxed"
-    parametrization: ConstrainedKind = "orthonormal"
-    switch_step: NonNegativeInt = 1000
-
-    @property
-    def parametrization_label(self) -> str:
-        return f"{self.parametrization}->free"
-
-
-@register_strategy_config
-class PenaltyConfig(StrategyConfig):
-    """Free MLP with the loss ``+ (gamma / 2) ||A - P_E A||^2`` summed over all weights and biases."""
-
-    name: Literal["penalty"] = "penalty"
-    gamma: NonNegativeFloat = 1.0
 
 
 # ---------------------------------------------------------------------- the run
@@ -261,9 +191,7 @@ class TrainConfig(Config):
     @model_validator(mode="after")
     def _seed_range(self) -> Self:
         if self.first_seed + self.n_models > MAX_SEED + 1:
-            raise ValueError(
-                f"seeds first_seed={self.first_seed} .. first_seed + n_models - 1 must stay below 2^63"
-            )
+            raise ValueError(f"seeds first_seed={self.first_seed} .. first_seed + n_models - 1 must stay below 2^63")
         return self
 
     @property

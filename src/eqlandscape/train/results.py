@@ -61,9 +61,9 @@ class TrainResult:
     version: str
 
     def curves(self, metric: str) -> np.ndarray:
-        """The recorded trajectory of ``metric`` (one of :data:`CURVES`, or of :data:`ACCURACY_CURVES`
-        for a classification task) of every model, ``(K, R)``."""
-        recorded = [name for name in CURVES + ACCURACY_CURVES if f"{name}_curve" in self.table.columns]
+        """The recorded trajectory of ``metric`` (one of :data:`CURVES`, of :data:`ACCURACY_CURVES`
+        for a classification task, or one the strategy adds) of every model, ``(K, R)``."""
+        recorded = [c.removesuffix("_curve") for c in self.table.columns if c.endswith("_curve")]
         if metric not in recorded:
             raise KeyError(f"unknown metric {metric!r}; recorded: {', '.join(recorded)}")
         return np.stack(self.table[f"{metric}_curve"].to_numpy())

@@ -136,7 +136,7 @@ class _Run:
     config: TrainConfig
     arch: MLPArchitecture
     loss: str  # the task's loss (one of eqlandscape.tasks.LOSSES)
-    strategy: Strategy
+    strategy_curves: tuple[str, ...]  # what the strategy adds to the record (_strategy_curves)
     seeds: np.ndarray  # (K,)
     initial: list[Tensor]  # flat order, (K, *shape)
     train: tuple[Tensor, Tensor]  # samples last: (n_0, N), (n_L, N)
@@ -194,20 +194,41 @@ class _Phase:
     coordinates come first in ``theta``, their full tensors are views of one buffer, and a refresh
     or a pullback of all of them is a gather, a multiply and (pullback) a sum."""
 
-    def __init__(self, params: tuple[Parametrization, ...], full: list[Tensor], optimizer: OptimizerConfig) -> None:
+    def __init__(
+        self,
+        params: tuple[Parametrization, ...],
+        full: list[Tensor],
+        optimizer: OptimizerConfig,
+        extras: dict[str, tuple[int, ...]] | None = None,
+        extra_init: dict[str, Tensor] | None = None,
+    ) -> None:
         self.params = params
         K = full[0].shape[0]
         like = full[0]
-        maps = [None if p.phi is None else p.gather_maps() for p in params]
+        extras = extras or {}
+        maps = [None if p.is_identity else p.gather_maps() for p in params]
         sparse = [t for t, m in enumerate(maps) if m is not None]
         order = sparse + [t for t, p in enumerate(params) if t not in sparse]  # coordinates in theta
         offsets = dict(zip(order, np.cumsum([0] + [params[t].dim for t in order]).tolist(), strict=False))
-        total = sum(p.dim for p in params)
-        width = -(-total // ALIGN) * ALIGN  # padded: no scalar tail in the optimizer's kernels
+        base = sum(p.dim for p in params)
+        sizes = [math.prod(shape) for shape in extras.values()]
+        width = -(-(base + sum(sizes)) // ALIGN) * ALIGN  # padded: no scalar tail in the optimizer's kernels
         self.theta = like.new_zeros((K, width))
         self.grad = like.new_zeros((K, width))
+        self.offsets = [offsets[t] for t in range(len(params))]
         self.coords = [self.theta[:, offsets[t] : offsets[t] + p.dim] for t, p in enumerate(params)]
         self.grads = [self.grad[:, offsets[t] : offsets[t] + p.dim] for t, p in enumerate(params)]
+        # the strategy's own coordinates, after the base ones: views (K, *shape) of theta and grad
+        self.extra: dict[str, Tensor] = {}
+        self.extra_grads: dict[str, Tensor] = {}
+        self.extra_flat_grads: list[Tensor] = []
+        at = base
+        for (name, shape), size in zip(extras.items(), sizes, strict=True):
+            self.extra[name] = self.theta[:, at : at + size].view(K, *shape)
+            self.extra_flat_grads.append(self.grad[:, at : at + size])
+            self.extra_grads[name] = self.extra_flat_grads[-1].view(K, *shape)
+            self.extra[name].copy_((extra_init or {})[name])
+            at += size
         # the gathered tensors: full tensors and their gradients as views of (K, n_sparse) buffers
         n_sparse = self.n_sparse = sum(params[t].numel for t in sparse)
         self.sparse_full = like.new_empty((K, n_sparse))
@@ -225,7 +246,7 @@ class _Phase:
         self.full_grads: list[Tensor] = [like] * len(params)
         at = 0
         for t, (p, m, f, c, g) in enumerate(zip(params, maps, full, self.coords, self.grads, strict=True)):
-            if p.phi is None:
+            if p.is_identity:
                 c.copy_(p.from_full(f))
                 self.full[t], self.full_grads[t] = c.view(K, *p.shape), g.view(K, *p.shape)
                 continue
@@ -252,9 +273,21 @@ class _Phase:
         self.sparse_products = like.new_empty((K, self.sparse_dim, member_width))
         self.sparse_products_flat = self.sparse_products.view(K, -1)
         self.sparse_coordinate_grads = self.grad[:, : self.sparse_dim]
+        # the model tensors the loss is evaluated at: the base tensors, or the strategy's
+        # composition of base tensors and extras (Strategy.compose) in buffers of their own
+        self.model = [torch.empty_like(f) for f in self.full] if extras else self.full
+        self.model_grads = [torch.empty_like(f) for f in self.full] if extras else self.full_grads
         self.optimizer = Optimizer(optimizer, [self.theta])
         self.previous = self.theta.clone()
         self.refresh()
+
+    def views(self, t: Tensor) -> list[Tensor]:
+        """Per tensor (flat order), the view of its coordinates in ``t``, a tensor laid out like ``theta``."""
+        return [t[:, at : at + p.dim] for at, p in zip(self.offsets, self.params, strict=True)]
+
+    def all_grads(self) -> list[Tensor]:
+        """The coordinate gradients ``(K, dim)`` of the base tensors and of the strategy's extras."""
+        return self.grads + self.extra_flat_grads
 
     def refresh(self) -> None:
         """Recompute the full tensors of anchored coordinates: ``W = A + phi(theta)``."""
@@ -283,8 +316,11 @@ class _Chunk:
         self.seeds = run.seeds[sl]
         K = len(self.seeds)
         self.phase = 0
-        self.state = _Phase(run.strategy.phases[0], [t[sl] for t in run.initial], run.config.optimizer)
+        self.strategy = build_strategy(run.config.strategy, run.arch, self.seeds, run.config.steps)
+        self.state = self._new_phase([t[sl] for t in run.initial])
+        self.strategy.compose(self.state, 0)
         self.initial = [t.clone() for t in self.state.full]
+        self.penalty: Tensor | None = None  # the strategy's extra loss at the current step
         self.final: list[Tensor] = []
         device = self.state.theta.device
         self.active = torch.ones(K, dtype=torch.bool, device=device)
@@ -311,13 +347,13 @@ class _Chunk:
                 self.run.progress.report(self, step)
         self.run.progress.report(self, steps, final=True)
         self.switch_phase(steps)  # a chunk that stopped early ends in the run's last phase, like the others
-        self.final = [t.clone() for t in self.state.full]
+        self.final = [t.clone() for t in self.state.model]
         self._finish()
 
     def step(self, step: int) -> None:
         """Step ``step`` of every student of the chunk: the order of operations of each student."""
         self.switch_phase(step)  # 1. a new phase's coordinates (at the strategy's switch steps)
-        self.state.refresh()  # 2. the full tensors W = A + phi(d),
+        self.refresh(step)  # 2. the full tensors W = A + phi(d) and the model tensors,
         loss = self.loss_and_grads(step)  # the batch loss and the gradient in coordinates
         if step == self.run.record_steps[self.next_record]:
             self.record()  # 3. the metrics of W and the gradient, for the students still training
@@ -326,37 +362,59 @@ class _Chunk:
         self.stop(step, loss)  # 4. freeze diverged and converged students, fill their records
         if self.n_active:
             self.update(step)  # 5. the optimizer's update; frozen students keep their coordinates
+            self.strategy.after_step(self.state, step, self.active)  # 6. the strategy's own step (dual ascent)
+
+    def refresh(self, step: int) -> None:
+        """The full tensors from the coordinates, and the model tensors (:meth:`Strategy.compose`)."""
+        self.state.refresh()
+        if self.state.extra:
+            self.strategy.compose(self.state, step)
+
+    def _new_phase(self, full: list[Tensor]) -> _Phase:
+        """The state of phase :attr:`phase` from the model tensors ``full``, with the strategy's extras."""
+        strategy, phase = self.strategy, self.phase
+        params = strategy.phases[phase]
+        extras = strategy.extras(phase)
+        init = strategy.init_extras(phase, full) if extras else None
+        return _Phase(params, full, self.run.config.optimizer, extras, init)
 
     def switch_phase(self, step: int) -> None:
-        """Switch to every phase that starts at or before ``step`` (the same functions, new coordinates)."""
-        switch_steps = self.run.strategy.switch_steps
+        """Switch to every phase that starts at or before ``step`` (the same functions, new
+        coordinates; the optimizer state as :meth:`Strategy.carry` says)."""
+        switch_steps = self.strategy.switch_steps
         while self.phase < len(switch_steps) and step >= switch_steps[self.phase]:
             self.phase += 1
-            self.state.refresh()
-            self.state = _Phase(self.run.strategy.phases[self.phase], self.state.full, self.run.config.optimizer)
+            old = self.state
+            self.refresh(step)
+            self.state = self._new_phase(old.model)
+            self.strategy.carry(old, self.state)
+            self.refresh(step)
 
     def loss_and_grads(self, step: int) -> Tensor:
         """The batch loss ``(K,)`` at the full tensors and the gradient of the objective in
         coordinates (into ``state.grad``)."""
-        state, strategy = self.state, self.run.strategy
-        xt, yt = strategy.batch(*self.batches(step), step, self.seeds)
+        state, strategy = self.state, self.strategy
+        xt, yt = strategy.batch(*self.batches(step), step)
         key = (self.phase, xt.shape[-1])
         backprop = self._backprop.get(key)
         if backprop is None:
             arch = self.run.arch
-            (weights, biases), (grad_w, grad_b) = arch.split(state.full), arch.split(state.full_grads)
+            (weights, biases), (grad_w, grad_b) = arch.split(state.model), arch.split(state.model_grads)
             backprop = Backprop(weights, biases, grad_w, grad_b, arch.activation, xt.shape[-1], self.run.loss)
             self._backprop = {key: backprop}  # the one of an earlier phase is done with
         loss = backprop(xt, yt)
+        if state.extra:
+            strategy.pull(state, step)  # the gradients at the base tensors and the extras
+        self.penalty = strategy.extra_loss(state, step)  # adds its gradient in the full space
         state.pull_back()
-        strategy.regularize(state.params, state.coords, state.full, state.grads)
         return loss
 
     def record(self) -> None:
         """Write the metrics of the current state into the next record column, for the students
         still training."""
         column = slice(self.next_record, self.next_record + 1)
-        self._write(self._metrics(self.state.full, self.state.grads), np.flatnonzero(self.live), column)
+        step = int(self.run.record_steps[self.next_record])
+        self._write(self._metrics(step), np.flatnonzero(self.live), column)
         self.next_record += 1
 
     def stop(self, step: int, loss: Tensor) -> None:
@@ -374,7 +432,7 @@ class _Chunk:
             # an update that made the coordinates non-finite is undone: back to the last finite ones
             back = (diverged & ~torch.isfinite(state.theta).all(dim=1))[:, None]
             state.theta.copy_(torch.where(back, state.previous, state.theta))
-            state.refresh()
+            self.refresh(step)
             self.diverged |= diverged
         self.converged |= stopping & ~diverged
         self.active &= ~stopping
@@ -382,7 +440,7 @@ class _Chunk:
         rows = torch.nonzero(stopping).reshape(-1)
         self.n_active -= int(rows.numel())
         if self.next_record < self.run.record_steps.size:
-            metrics = self._metrics([f[rows] for f in state.full], [g[rows] for g in state.grads])
+            metrics = self._metrics(step, rows)
             self._write(metrics, rows.cpu().numpy(), slice(self.next_record, None))
         self.live[rows.cpu().numpy()] = False
 
@@ -390,14 +448,24 @@ class _Chunk:
         """One optimizer step for every student; the frozen ones keep their coordinates."""
         cfg, state = self.run.config, self.state
         state.previous.copy_(state.theta)
-        state.optimizer.step([state.theta], [state.grad], cfg.schedule.lr(cfg.optimizer.lr, step, cfg.steps))
+        lr = cfg.schedule.lr(cfg.optimizer.lr, step, cfg.steps) * self.strategy.lr_scale(step)
+        state.optimizer.step([state.theta], [state.grad], lr)
         if self.n_active < self.active.numel():
             state.theta.copy_(torch.where(self.active[:, None], state.theta, state.previous))
 
     # ------------------------------------------------------------------ records
-    def _metrics(self, full: list[Tensor], grads: list[Tensor]) -> dict[str, Tensor]:
-        """The recorded quantities of the students whose tensors are ``full`` and gradients ``grads``."""
-        run, arch = self.run, self.run.arch
+    def _metrics(self, step: int, rows: Tensor | None = None) -> dict[str, Tensor]:
+        """The recorded quantities at ``step`` of the students ``rows`` (positions in the chunk;
+        default: all): the model tensors' losses, distance and equivariance error, the coordinate
+        gradient's norm, and the strategy's own (its extra loss, its curves, the test loss of the
+        model with the free part dropped)."""
+        run, arch, state, strategy = self.run, self.run.arch, self.state, self.strategy
+
+        def pick(t: Tensor) -> Tensor:
+            return t if rows is None else t[rows]
+
+        full = [pick(t) for t in state.model]
+        grads = [pick(g) for g in state.all_grads()]
         weights, biases = arch.split(full)
         values: dict[str, Tensor] = {}
         for part, data in (("train", run.train), ("test", run.test)):
@@ -412,6 +480,16 @@ class _Chunk:
             "dist_to_E": distance_to_equivariant(arch, full),
             "equiv_error": run.probe.error(full, self.workspaces["probe"]),
         }
+        if self.penalty is not None:
+            values["penalty"] = pick(self.penalty)
+        dropped = strategy.dropped(state)
+        if dropped is not None:
+            dw, db = arch.split([pick(t) for t in dropped])
+            args = (*run.test, arch.activation, self.workspaces["test"])
+            values["test_loss_dropped"] = (
+                loss_t(dw, db, *args) if run.loss == "mse" else loss_and_accuracy_t(dw, db, *args, run.loss)[0]
+            )
+        values |= {name: pick(v) for name, v in strategy.record(state, step).items()}
         if run.config.record_weights:
             values.update({f"weights/{t}": tensor for t, tensor in enumerate(full)})
         return values
@@ -522,7 +600,7 @@ def _train(
         config=config,
         arch=arch,
         loss=task.loss,
-        strategy=build_strategy(config.strategy, arch),
+        strategy_curves=_strategy_curves(build_strategy(config.strategy, arch, seeds[:1], config.steps)),
         seeds=seeds,
         initial=[on_device(t) for t in initial],
         train=(on_device(as_samples_last(task.x_train)), on_device(as_samples_last(task.y_train))),
@@ -532,7 +610,7 @@ def _train(
         progress=_Progress(progress, K, config.steps),
     )
     R = run.record_steps.size
-    curves = CURVES if task.loss == "mse" else CURVES + ACCURACY_CURVES
+    curves = (CURVES if task.loss == "mse" else CURVES + ACCURACY_CURVES) + run.strategy_curves
     out: dict[str, np.ndarray] = {name: np.zeros((K, R)) for name in curves}
     out.update(converged=np.zeros(K, bool), diverged=np.zeros(K, bool), steps_taken=np.zeros(K, np.int64))
     if config.record_weights:
@@ -544,6 +622,14 @@ def _train(
         jobs = [_Chunk(run, slice(start, min(start + chunk, K)), out) for start in range(0, K, chunk)]
         _run_chunks(jobs, workers)
         return _result(task, run, out, jobs)
+
+
+def _strategy_curves(strategy: Strategy) -> tuple[str, ...]:
+    """The recorded quantities a strategy adds: ``penalty`` (its extra loss), ``test_loss_dropped``
+    (the test loss with the free part dropped) and its own curves."""
+    penalty = ("penalty",) if strategy.has_extra_loss else ()
+    dropped = ("test_loss_dropped",) if strategy.has_free_part else ()
+    return penalty + dropped + strategy.curve_names()
 
 
 @contextmanager
@@ -586,7 +672,8 @@ def _cat(tensors: list[list[Tensor]]) -> list[np.ndarray]:
 
 def _result(task: Task, run: _Run, out: dict[str, np.ndarray], jobs: list[_Chunk]) -> TrainResult:
     cfg, arch = run.config, run.arch
-    params = jobs[0].state.params
+    # the final models as trained: free coordinates when the strategy adds a free part
+    params = arch.parametrizations("free") if jobs[0].state.extra else jobs[0].state.params
     final_tensors = [torch.cat(ts) for ts in zip(*(job.final for job in jobs), strict=True)]
     coords = [p.from_full(t) for p, t in zip(params, final_tensors, strict=True)]
     ensemble = Ensemble(arch, params, coords, run.seeds)
@@ -621,7 +708,8 @@ def _result(task: Task, run: _Run, out: dict[str, np.ndarray], jobs: list[_Chunk
             "output_rms": output_rms,
             "dist_to_E": out["dist_to_E"][:, -1],
             "equiv_error": out["equiv_error"][:, -1],
-            **{f"{name}_curve": list(out[name]) for name in curves},
+            **{name: out[name][:, -1] for name in run.strategy_curves},
+            **{f"{name}_curve": list(out[name]) for name in curves + run.strategy_curves},
         }
     )
     trajectories = [out[f"weights/{t}"] for t in range(len(arch.shapes))] if cfg.record_weights else None

@@ -1,0 +1,176 @@
+"""The strategy protocol (version 2) and the registry of strategies.
+
+A strategy is a config class (a :class:`~eqlandscape.train.config.StrategyConfig`: its fields are
+the strategy's options, validated, JSON-serializable, and the ``train`` command's options) and a
+runtime class (a :class:`Strategy`), registered together once by :func:`register_strategy`, one
+module per strategy (:mod:`eqlandscape.train.strategies`).
+
+The trainer builds one runtime object per chunk of students (:func:`build_strategy`, with the
+chunk's seeds), so a strategy keeps per-model state (dual variables, schedules) in tensors with
+the model axis first, created from the seeds. What the trainer reads, for every step of a chunk
+(:mod:`eqlandscape.train.trainer`, its module docstring gives the order):
+
+* :attr:`Strategy.phases`, :attr:`Strategy.switch_steps`: the parametrization of every tensor (flat
+  order) in each phase; phase ``p + 1`` from step ``switch_steps[p]`` on. The *base* tensors ``W``
+  of a phase are ``A + phi(d)`` with trained coordinates ``d`` (docs/design.md section 4).
+* :meth:`Strategy.extras`: the strategy's own trained coordinates in a phase (name -> per-model
+  shape, e.g. a free ``V`` per tensor and one ``gamma`` per layer), initialized by
+  :meth:`Strategy.init_extras` from the seeds. They are trained by the run's optimizer with the
+  base coordinates (one ``(K, D)`` coordinate tensor).
+* :meth:`Strategy.compose`: the *model* tensors that the loss is evaluated at, a function of the
+  base tensors and the extra coordinates (possibly nonlinear: ACE's ``W + gamma_l V``); the model
+  tensors are the base tensors themselves when the phase has no extras.
+* :meth:`Strategy.pull`: from the loss gradient at the model tensors, the gradients at the base
+  tensors and at the extra coordinates (the chain rule through :meth:`compose`; it reads the
+  coordinates).
+* :meth:`Strategy.extra_loss`: the value ``(K,)`` of the strategy's extra loss terms, adding their
+  gradient to the base tensors' and extras' gradients; the value is recorded (curve ``penalty``).
+* :meth:`Strategy.after_step`: after the optimizer's update (dual ascent), for the students still
+  training.
+* :meth:`Strategy.record`: the strategy's own recorded quantities, ``(K,)`` each (names in
+  :meth:`Strategy.curve_names`); :meth:`Strategy.dropped`: the model with the free part dropped,
+  whose test loss is recorded as ``test_loss_dropped``.
+* :meth:`Strategy.batch`, :meth:`Strategy.lr_scale`, :meth:`Strategy.carry`: the batch a step
+  trains on (augmentation), a factor of the learning rate, and what happens to the optimizer
+  state at a phase switch.
+
+Every method computes each model's numbers with the same operations in the same order whatever
+the other models (elementwise operations, sums over a model's own entries, no matrix product over
+the model axis): the per-seed determinism of :mod:`eqlandscape.train.trainer`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+
+from eqlandscape.nn import MLPArchitecture, Parametrization
+from eqlandscape.nn import rng as model_rng
+from eqlandscape.train.config import StrategyConfig, register_strategy_config
+
+if TYPE_CHECKING:  # the trainer's phase state, read and written by the hooks
+    from eqlandscape.train.trainer import _Phase as Phase
+
+Tensor = torch.Tensor
+_STRATEGIES: dict[str, type[Strategy]] = {}
+
+
+class Strategy:
+    """Default behaviour: a free MLP in one phase, the plain batch, no extras, no extra loss, no
+    state. ``seeds`` are the chunk's students, ``steps`` the run's step budget."""
+
+    config: StrategyConfig
+    has_extra_loss = False
+    """Whether :meth:`extra_loss` returns a value (then recorded as the ``penalty`` curve)."""
+    has_free_part = False
+    """Whether :meth:`dropped` returns the model without its free part (``test_loss_dropped``)."""
+
+    def __init__(self, config: StrategyConfig, arch: MLPArchitecture, seeds: np.ndarray, steps: int) -> None:
+        self.config = config
+        self.arch = arch
+        self.seeds = np.asarray(seeds, dtype=np.int64)
+        self.steps = steps
+        self.phases: tuple[tuple[Parametrization, ...], ...] = (arch.parametrizations("free"),)
+        self.switch_steps: tuple[int, ...] = ()
+
+    # ------------------------------------------------------------------ coordinates
+    def extras(self, phase: int) -> dict[str, tuple[int, ...]]:
+        """The strategy's own coordinates in ``phase``: name -> per-model shape."""
+        return {}
+
+    def init_extras(self, phase: int, full: list[Tensor]) -> dict[str, Tensor]:
+        """Their initial values ``(K, *shape)`` (like the base tensors ``full``), from the seeds."""
+        return {}
+
+    def compose(self, s: Phase, step: int) -> None:
+        """Write the model tensors ``s.model`` from ``s.full`` and ``s.extra`` (phases with extras)."""
+
+    def pull(self, s: Phase, step: int) -> None:
+        """From ``s.model_grads``, write ``s.full_grads`` and ``s.extra_grads`` (phases with extras)."""
+
+    # ------------------------------------------------------------------ objective and state
+    def batch(self, xt: Tensor, yt: Tensor, step: int) -> tuple[Tensor, Tensor]:
+        """The batch that step ``step`` trains on (samples last: ``(n, B)`` or ``(K, n, B)``)."""
+        return xt, yt
+
+    def extra_loss(self, s: Phase, step: int) -> Tensor | None:
+        """The extra loss terms' value ``(K,)``; adds their gradient to ``s.full_grads`` and
+        ``s.extra_grads`` in place. ``None``: no extra terms."""
+        return None
+
+    def after_step(self, s: Phase, step: int, active: Tensor) -> None:
+        """After the optimizer's update of step ``step``; ``active`` (bool ``(K,)``): the students
+        still training (the others keep their state)."""
+
+    def lr_scale(self, step: int) -> float:
+        """A factor of the learning rate at ``step``."""
+        return 1.0
+
+    def carry(self, old: Phase, new: Phase) -> None:
+        """At a phase switch: the optimizer state of ``new`` from ``old`` (default: a restart)."""
+
+    # ------------------------------------------------------------------ records
+    def curve_names(self) -> tuple[str, ...]:
+        """The names of the quantities :meth:`record` returns."""
+        return ()
+
+    def record(self, s: Phase, step: int) -> dict[str, Tensor]:
+        """The strategy's recorded quantities at ``step``, ``(K,)`` each."""
+        return {}
+
+    def dropped(self, s: Phase) -> list[Tensor] | None:
+        """The model with the free part dropped (flat order), or ``None`` if the strategy has none."""
+        return None
+
+
+def register_strategy(*configs: type[StrategyConfig]) -> Callable[[type[Strategy]], type[Strategy]]:
+    """Class decorator of a runtime class: register it with its config classes (each config's
+    ``name`` field defaults to its strategy's name; one runtime may serve several, ``ace`` and
+    ``ace-resilient``)."""
+
+    def decorate(cls: type[Strategy]) -> type[Strategy]:
+        for config in configs:
+            register_strategy_config(config)
+            _STRATEGIES[config.model_fields["name"].default] = cls
+        return cls
+
+    return decorate
+
+
+def build_strategy(
+    config: StrategyConfig, arch: MLPArchitecture, seeds: np.ndarray | None = None, steps: int = 1
+) -> Strategy:
+    """The runtime strategy of ``config`` for the students ``seeds`` (default: one, seed 0) of
+    architecture ``arch`` in a run of ``steps`` steps."""
+    return _STRATEGIES[config.name](config, arch, np.zeros(1, np.int64) if seeds is None else seeds, steps)
+
+
+# ---------------------------------------------------------------------- helpers of the strategies
+def free_init(arch: MLPArchitecture, seeds: np.ndarray, stream: str, scale: float, like: Tensor) -> list[Tensor]:
+    """Free tensors (flat order, ``(K, *shape)``, like ``like``) drawn from the seeds' stream
+    ``stream``: weights of layer ``l`` normal with standard deviation ``scale / sqrt(n_l)`` (the
+    scale of :meth:`~eqlandscape.nn.MLPArchitecture.init_full`), biases 0."""
+    out = []
+    for t, shape in enumerate(arch.shapes):
+        layer, is_bias = divmod(t, arch.per_layer)
+        if is_bias:
+            out.append(like.new_zeros((len(seeds), *shape)))
+            continue
+        std = scale / np.sqrt(arch.widths[layer])
+        values = std * model_rng.normal(seeds, f"{stream}/W{layer}", shape)
+        out.append(torch.as_tensor(values, dtype=like.dtype, device=like.device).contiguous())
+    return out
+
+
+def squared_norm(t: Tensor) -> Tensor:
+    """``||t_k||^2`` of each model ``(K,)``: a sum over the model's own entries."""
+    flat = t.reshape(t.shape[0], -1)
+    return torch.linalg.vecdot(flat, flat)
+
+
+def layer_of(arch: MLPArchitecture, t: int) -> int:
+    """The layer of tensor ``t`` (flat order)."""
+    return t // arch.per_layer

@@ -1,0 +1,41 @@
+"""``penalty``: a free MLP with the projection penalty of Nordenfors & Flinth."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal
+
+import torch
+from pydantic import Field
+
+from eqlandscape.train.config import NonNegativeFloat, StrategyConfig
+from eqlandscape.train.strategies.base import Strategy, register_strategy, squared_norm
+
+if TYPE_CHECKING:
+    from eqlandscape.train.trainer import _Phase as Phase
+
+
+class PenaltyConfig(StrategyConfig):
+    """Free MLP with the loss ``+ (gamma / 2) ||A - P_E A||^2`` summed over all weights and biases."""
+
+    name: Literal["penalty"] = "penalty"
+    gamma: NonNegativeFloat = Field(1.0, description="weight of (gamma/2) ||A - P_E A||^2")
+
+
+@register_strategy(PenaltyConfig)
+class Penalty(Strategy):
+    """Adds ``(gamma / 2) ||A - P_E A||^2`` (recorded as ``penalty``); its gradient
+    ``gamma (A - P_E A)`` in the full space."""
+
+    config: PenaltyConfig
+    has_extra_loss = True
+
+    def extra_loss(self, s: Phase, step: int) -> torch.Tensor:
+        gamma = self.config.gamma
+        value = s.full[0].new_zeros(s.full[0].shape[0])
+        for basis, t, g in zip(self.arch.bases, s.full, s.full_grads, strict=True):
+            gap = t - basis.project(t)
+            value = value + squared_norm(gap)
+            # a multiply, then an add (not ``add_(..., alpha=gamma)``: a fused multiply-add in the
+            # vectorized kernel only would make a student's bits depend on its place in the tensor)
+            g.add_(gap.mul_(gamma))
+        return value * (gamma / 2)

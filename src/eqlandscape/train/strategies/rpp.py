@@ -1,0 +1,93 @@
+"""``rpp``: the residual pathway prior (Finzi, Benton, Wilson 2021).
+
+Every tensor is ``W = P_E(W_eq) + W_free``: the equivariant part ``W_E = P_E(W_eq)`` in ``E``
+(coordinates ``parametrization``, so that it lies in ``E`` exactly) and a free part ``W_free``
+initialized small (``free_init_scale`` times the equivariant part's initial scale, from the
+student's seed), both trained, with L2 priors of separate weights, the extra loss
+``prior_eq ||W_E||^2 + prior_free ||W_free||^2`` (summed over all tensors; recorded as
+``penalty``), the free path with the stronger prior. Recorded: ``eq_norm = ||W_E||``,
+``free_norm = ||W_free||``; the test loss of ``W_E`` alone as ``test_loss_dropped``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+import torch
+from pydantic import Field
+
+from eqlandscape.nn import MLPArchitecture
+from eqlandscape.train.config import ConstrainedKind, NonNegativeFloat, StrategyConfig
+from eqlandscape.train.strategies.base import Strategy, free_init, register_strategy, squared_norm
+
+if TYPE_CHECKING:
+    from eqlandscape.train.trainer import _Phase as Phase
+
+Tensor = torch.Tensor
+
+
+class RppConfig(StrategyConfig):
+    """Residual pathway prior (module docstring of :mod:`eqlandscape.train.strategies.rpp`)."""
+
+    name: Literal["rpp"] = "rpp"
+    parametrization: ConstrainedKind = Field(
+        "orthonormal", description="coordinates of the equivariant part: orthonormal, orbit or projected"
+    )
+    prior_eq: NonNegativeFloat = Field(1e-6, description="weight of the prior ||W_E||^2")
+    prior_free: NonNegativeFloat = Field(1e-3, description="weight of the prior ||W_free||^2")
+    free_init_scale: NonNegativeFloat = Field(1e-3, description="scale of the free part's initial weights")
+
+    @property
+    def parametrization_label(self) -> str:
+        return f"{self.parametrization}+free"
+
+
+@register_strategy(RppConfig)
+class Rpp(Strategy):
+    """``W = W_E + W_free`` with separate L2 priors (module docstring)."""
+
+    config: RppConfig
+    has_extra_loss = True
+    has_free_part = True
+
+    def __init__(self, config: RppConfig, arch: MLPArchitecture, seeds: np.ndarray, steps: int) -> None:
+        super().__init__(config, arch, seeds, steps)
+        self.phases = (arch.parametrizations(config.parametrization),)
+
+    def extras(self, phase: int) -> dict[str, tuple[int, ...]]:
+        return {f"free/{t}": s for t, s in enumerate(self.arch.shapes)}
+
+    def init_extras(self, phase: int, full: list[Tensor]) -> dict[str, Tensor]:
+        free = free_init(self.arch, self.seeds, "rpp/free", self.config.free_init_scale, full[0])
+        return {f"free/{t}": v for t, v in enumerate(free)}
+
+    def compose(self, s: Phase, step: int) -> None:
+        for t, (w, out) in enumerate(zip(s.full, s.model, strict=True)):
+            torch.add(w, s.extra[f"free/{t}"], out=out)
+
+    def pull(self, s: Phase, step: int) -> None:
+        for t, (G, g_full) in enumerate(zip(s.model_grads, s.full_grads, strict=True)):
+            g_full.copy_(G)
+            s.extra_grads[f"free/{t}"].copy_(G)
+
+    def extra_loss(self, s: Phase, step: int) -> Tensor:
+        cfg = self.config
+        value = s.full[0].new_zeros(s.full[0].shape[0])
+        for t, (w, g_full) in enumerate(zip(s.full, s.full_grads, strict=True)):
+            free = s.extra[f"free/{t}"]
+            value = value + squared_norm(w) * cfg.prior_eq + squared_norm(free) * cfg.prior_free
+            g_full.add_(w * (2 * cfg.prior_eq))
+            s.extra_grads[f"free/{t}"].add_(free * (2 * cfg.prior_free))
+        return value
+
+    def curve_names(self) -> tuple[str, ...]:
+        return ("eq_norm", "free_norm")
+
+    def record(self, s: Phase, step: int) -> dict[str, Tensor]:
+        eq = sum(squared_norm(w) for w in s.full)
+        free = sum(squared_norm(s.extra[f"free/{t}"]) for t in range(len(s.full)))
+        return {"eq_norm": eq.sqrt(), "free_norm": free.sqrt()}  # type: ignore[union-attr]
+
+    def dropped(self, s: Phase) -> list[Tensor]:
+        return s.full
