@@ -17,7 +17,7 @@ import pytest
 from eqlandscape.cli import main
 from eqlandscape.demo import DemoConfig, run_demo, write_outputs
 from eqlandscape.errors import ConfigError
-from eqlandscape.tasks import plane_teacher
+from eqlandscape.tasks import demo_task, plane_teacher
 
 
 def plane_side(W: np.ndarray, tol: float) -> np.ndarray:
@@ -39,6 +39,15 @@ def teacher_relabelling(W: np.ndarray, w_out: np.ndarray, teacher: np.ndarray) -
     return orders[best], errors[np.arange(len(best)), best]
 
 
+def initial_W0(runs) -> np.ndarray:
+    """The initial hidden weights of an arm's students, over all its data samples, ``(K, 3, 3)``."""
+    return np.concatenate([r.initial_weights[0] for r in runs])
+
+
+def final(runs, layer: int) -> np.ndarray:
+    return np.concatenate([r.final_weights[layer] for r in runs])
+
+
 @pytest.fixture(scope="module")
 def small_demo():
     return run_demo(DemoConfig(students=24, steps=200, switch_step=100, record_every=50))
@@ -51,12 +60,12 @@ def test_every_student_is_classified_once(small_demo) -> None:
     assert set(df["end"]) <= {"+", "-", "on", "dead"}
     assert small_demo.teacher_side == "+"
     assert [p.equations[0].text for p in small_demo.barriers.barriers] == ["W0[0,0] = W0[0,1]"]
-    for arm, res in small_demo.results.items():
+    for arm, runs in small_demo.results.items():
         rows = df[df["arm"] == arm]
         np.testing.assert_array_equal(rows["seed"], np.arange(24))
-        np.testing.assert_array_equal(rows["start_side"], plane_side(res.initial_weights[0], 1e-3))
+        np.testing.assert_array_equal(rows["start_side"], plane_side(initial_W0(runs), 1e-3))
         alive = ~rows["dead"].to_numpy()
-        np.testing.assert_array_equal(rows["end"][alive], plane_side(res.final_weights[0], 1e-3)[alive])
+        np.testing.assert_array_equal(rows["end"][alive], plane_side(final(runs, 0), 1e-3)[alive])
 
 
 def test_same_seeds_start_on_the_same_side_in_every_arm(small_demo) -> None:
@@ -122,8 +131,8 @@ def brute_force_matches(small_demo):
     W, w_out = (t.detach().numpy() for t in plane_teacher().full())
     rows = W * w_out[0][:, None]
     return {
-        arm: teacher_relabelling(res.final_weights[0], res.final_weights[1][:, 0, :], rows)
-        for arm, res in small_demo.results.items()
+        arm: teacher_relabelling(final(runs, 0), final(runs, 1)[:, 0, :], rows)
+        for arm, runs in small_demo.results.items()
     }
 
 
@@ -183,3 +192,42 @@ def test_loss_figure_axes_and_artists(small_demo) -> None:
         colours = {tuple(np.round(matplotlib.colors.to_rgba(line.get_color()), 3)) for line in medians}
         assert len(colours) == len(medians)
         assert any(line.get_xydata().size for line in medians)  # not an empty panel
+
+
+def test_each_data_sample_has_its_own_students(small_demo) -> None:
+    """The 24 seeds split into 4 consecutive groups of 6, group j trained on the sample of data seed
+    12345 + j (its own train set), the same split in every arm."""
+    df = small_demo.students
+    expected = np.repeat(12345 + np.arange(4), 6)
+    for arm, runs in small_demo.results.items():
+        np.testing.assert_array_equal(df[df["arm"] == arm]["data_seed"], expected)
+        assert [r.task["seed"] for r in runs] == [12345, 12346, 12347, 12348]
+        assert [r.table["seed"].tolist() for r in runs] == [list(range(6 * j, 6 * j + 6)) for j in range(4)]
+    firsts = [r.x_train[0].tolist() for r in [demo_task(512, 1, seed=12345 + j) for j in range(4)]]
+    assert len({tuple(f) for f in firsts}) == 4  # four different samples
+
+
+def test_spread_is_the_range_of_the_per_sample_rates(small_demo) -> None:
+    df = small_demo.students
+    spread = small_demo.spread()
+    for r in spread.itertuples():
+        rows = df[(df["arm"] == r.arm) & (df["start_side"] == r.start_side)]
+        per = [g["success"].mean() for _, g in rows.groupby("data_seed")]
+        assert r.samples == len(per)
+        assert (r.mean, r.lowest, r.highest) == pytest.approx((np.mean(per), min(per), max(per)))
+    summary = small_demo.summary()
+    assert summary["data_seeds"] == [12345, 12346, 12347, 12348]
+    assert len(summary["spread"]) == len(spread)
+    assert all(a["data_seeds"] == summary["data_seeds"] for a in summary["arms"].values())
+
+
+def test_samples_split_and_bad_data_seeds() -> None:
+    assert DemoConfig(students=10, data_seeds=4, seed=3).samples() == [
+        (12345, 3, 3),
+        (12346, 6, 3),
+        (12347, 9, 2),
+        (12348, 11, 2),
+    ]
+    assert DemoConfig(students=5, data_seeds=1).samples() == [(12345, 0, 5)]
+    with pytest.raises(ConfigError, match="data_seeds=6"):
+        DemoConfig(students=5, data_seeds=6)

@@ -18,6 +18,7 @@ permutation aligning its hidden neurons with the teacher's.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import time
@@ -28,7 +29,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from eqlandscape import __version__
 from eqlandscape.files import write_result_dir
@@ -43,7 +44,9 @@ SIDES = ("+", "-", "on")
 
 class DemoConfig(Config):
     """Options of the demo (the defaults are the built-in demo). Every arm trains ``students``
-    students with seeds ``seed .. seed + students - 1`` for ``steps`` full-batch steps. A student is
+    students with seeds ``seed .. seed + students - 1`` for ``steps`` full-batch steps, split into
+    ``data_seeds`` consecutive groups (:meth:`samples`): group ``j`` trains on its own data sample,
+    drawn with the seed ``data_seed + j``. A student is
     ``dead`` when the RMS of its output on the test set is at most ``dead_tol`` times the RMS label
     (its loss is then within ``dead_tol^2`` of the loss of the zero function)."""
 
@@ -56,19 +59,34 @@ class DemoConfig(Config):
     n_test: int = Field(512, ge=1)
     seed: int = Field(0, ge=0)
     data_seed: int = Field(12345, ge=0)
+    data_seeds: int = Field(4, ge=1)
     success_tol: float = Field(1e-3, gt=0, allow_inf_nan=False)
     side_tol: float = Field(1e-3, ge=0, allow_inf_nan=False)
     dead_tol: float = Field(0.05, ge=0, allow_inf_nan=False)
     record_every: int = Field(25, ge=1)
     workers: int | None = Field(None, ge=1)
 
-    def arms(self) -> dict[str, TrainConfig]:
-        """One training config per arm, keyed by a readable label."""
+    @model_validator(mode="after")
+    def _enough_students(self) -> DemoConfig:
+        if self.data_seeds > self.students:
+            raise ValueError(f"data_seeds={self.data_seeds} needs at least as many students, got {self.students}")
+        return self
+
+    def samples(self) -> list[tuple[int, int, int]]:
+        """``(data_seed, first_seed, students)`` of each data sample: the seeds ``seed ..`` split into
+        ``data_seeds`` consecutive groups as even as possible (the first groups one larger)."""
+        sizes = [len(part) for part in np.array_split(np.arange(self.students), self.data_seeds)]
+        firsts = self.seed + np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        return [(self.data_seed + j, int(f), n) for j, (f, n) in enumerate(zip(firsts, sizes, strict=True))]
+
+    def arms(self, students: int | None = None, first_seed: int | None = None) -> dict[str, TrainConfig]:
+        """One training config per arm, keyed by a readable label (``students`` students from
+        ``first_seed`` on; by default all of them)."""
         sgd = {"name": "sgd", "lr": self.sgd_lr}
         adam = {"name": "adam", "lr": self.adam_lr}
         common = {
-            "n_models": self.students,
-            "first_seed": self.seed,
+            "n_models": self.students if students is None else students,
+            "first_seed": self.seed if first_seed is None else first_seed,
             "steps": self.steps,
             "record_every": self.record_every,
             "workers": self.workers,
@@ -94,13 +112,15 @@ class DemoConfig(Config):
 
 @dataclass(frozen=True, eq=False)
 class DemoResult:
-    """Per-student classification (``students``), the full results of each arm, the timing, the
-    barrier analysis of the architecture, the side the teacher lies on, and ``partial``: the run was
-    interrupted and holds only the arms that had finished."""
+    """Per-student classification (``students``, with the ``data_seed`` of each student's sample),
+    the results of each arm (one :class:`TrainResult` per data sample, in the order of
+    :meth:`DemoConfig.samples`), the timing, the barrier analysis of the architecture, the side the
+    teacher lies on, and ``partial``: the run was interrupted and holds only the arms that had
+    finished."""
 
     config: DemoConfig
     students: pd.DataFrame
-    results: dict[str, TrainResult]
+    results: dict[str, list[TrainResult]]
     seconds: dict[str, float]
     barriers: BarrierAnalysis
     teacher_side: str
@@ -132,6 +152,26 @@ class DemoResult:
     def success_by_arm(self) -> pd.Series:
         return self.students.groupby("arm", sort=False)["success"].mean()
 
+    def sample_rates(self) -> pd.DataFrame:
+        """Per arm, starting side and data sample: ``students`` and ``success`` rate."""
+        df = self.students
+        return (
+            df.groupby(["arm", "start_side", "data_seed"], sort=False)
+            .agg(students=("seed", "size"), success=("success", "mean"))
+            .reset_index()
+        )
+
+    def spread(self) -> pd.DataFrame:
+        """Per arm and starting side: the success rate over the data samples, ``mean``, ``lowest`` and
+        ``highest`` (each sample's rate over its own students who started on that side), and the
+        number of ``samples`` that had such students."""
+        per = self.sample_rates().groupby(["arm", "start_side"], sort=False)["success"]
+        out = per.agg(mean="mean", lowest="min", highest="max", samples="size").reset_index()
+        order = {s: k for k, s in enumerate(SIDES)}
+        arms = {a: k for k, a in enumerate(self.results)}
+        keys = out["arm"].map(arms) * len(SIDES) + out["start_side"].map(order).fillna(len(SIDES))
+        return out.iloc[np.argsort(keys.to_numpy(), kind="stable")].reset_index(drop=True)
+
     def summary(self) -> dict[str, Any]:
         """A JSON-serializable record: config, version, timings, and the rate tables."""
         rates = self.rates().reset_index(names=["arm", "start_side"])
@@ -139,7 +179,11 @@ class DemoResult:
             "demo_config": self.config.model_dump(mode="json"),
             "partial": self.partial,
             "arms_finished": list(self.results),
-            "arms": {label: r.metadata() for label, r in self.results.items()},
+            "arms": {
+                label: runs[0].metadata() | {"data_seeds": [r.task["seed"] for r in runs]}
+                for label, runs in self.results.items()
+            },
+            "data_seeds": [d for d, _, _ in self.config.samples()],
             "version": __version__,
             "seconds": self.seconds,
             "success_by_arm": self.success_by_arm().to_dict(),
@@ -147,6 +191,8 @@ class DemoResult:
             "barriers": [p.as_dict() for p in self.barriers.barriers],
             "teacher_side": self.teacher_side,
             "escapes": escapes(self.students, self.teacher_side).to_dict(orient="records"),
+            "success_by_sample": self.sample_rates().to_dict(orient="records"),
+            "spread": self.spread().to_dict(orient="records"),
         }
 
 
@@ -187,6 +233,13 @@ def escapes(students: pd.DataFrame, teacher_side: str) -> pd.DataFrame:
     return escaped.groupby(keys, sort=False).size().rename("students").reset_index()
 
 
+def _sample_progress(
+    on_step: Callable[[str, TrainProgress], None], label: str, sample: int, samples: int, progress: TrainProgress
+) -> None:
+    """An arm's progress over all its samples: sample ``sample`` of ``samples`` is at ``progress``."""
+    on_step(label, dataclasses.replace(progress, fraction=(sample + progress.fraction) / samples))
+
+
 def run_demo(
     config: DemoConfig | None = None,
     progress: Callable[[str, float], None] | None = None,
@@ -197,17 +250,22 @@ def run_demo(
     An interrupt (``KeyboardInterrupt``) after at least one arm has finished ends the
     run early with the finished arms (``partial=True``); before that, it propagates."""
     config = config or DemoConfig()
-    task = demo_task(config.n_train, config.n_test, seed=config.data_seed)
-    results, seconds, frames = {}, {}, []
+    samples = config.samples()
+    tasks = [demo_task(config.n_train, config.n_test, seed=data_seed) for data_seed, _, _ in samples]
+    results: dict[str, list[TrainResult]] = {}
+    seconds, frames = {}, []
     partial = False
     try:
-        for label, train_config in config.arms().items():
+        for label in config.arms():
             start = time.perf_counter()
-            report = None if on_step is None else functools.partial(on_step, label)
-            result = train(task, train_config, progress=report)
-            frame = classify(result, config.side_tol).assign(arm=label)
-            results[label], seconds[label] = result, time.perf_counter() - start
-            frames.append(frame)
+            runs, classified = [], []
+            for j, (task, (data_seed, first, count)) in enumerate(zip(tasks, samples, strict=True)):
+                report = None if on_step is None else functools.partial(_sample_progress, on_step, label, j, len(tasks))
+                result = train(task, config.arms(count, first)[label], progress=report)
+                runs.append(result)
+                classified.append(classify(result, config.side_tol).assign(arm=label, data_seed=data_seed))
+            results[label], seconds[label] = runs, time.perf_counter() - start
+            frames.extend(classified)
             if progress is not None:
                 progress(label, seconds[label])
     except KeyboardInterrupt:
@@ -215,8 +273,8 @@ def run_demo(
             raise
         partial = True
     students = pd.concat(frames, ignore_index=True)
-    teacher = task.teacher.full()
-    analysis = analyze_barriers(task.arch)
+    teacher = tasks[0].teacher.full()
+    analysis = analyze_barriers(tasks[0].arch)
     teacher_side = ",".join(analysis.sides([t.detach() for t in teacher], config.side_tol, np.zeros(1, bool))[0])
     return DemoResult(config, students, results, seconds, analysis, teacher_side, partial)
 

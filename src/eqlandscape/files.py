@@ -19,7 +19,10 @@ from pathlib import Path
 
 from eqlandscape.errors import OutputDirError
 
-RESULT_FILES = frozenset({"students.csv", "summary.json", "loss_curves.png", "slice.json", "slice.png"})
+RESULT_FILES = frozenset(
+    {"students.csv", "summary.json", "loss_curves.png", "slice.json", "slice.png"}
+    | {"compare.csv", "compare.png", "escape.csv", "escape.png"}
+)
 """The names of the files that eqlandscape writes into an output directory."""
 
 
