@@ -20,7 +20,9 @@ the generators) are sifted; a non-identity residue, which fixes ``0..b-1`` and f
 becomes a strong generator of the levels ``<= b``, whose orbits grow by breadth-first search. Every
 partial chain spans subgroups of the true stabilizers, so ``prod |O_b| <= |G|``, with equality
 exactly when the chain is complete: construction stops there. The order comes from the caller (the
-catalog's formula, or sympy's deterministic Schreier-Sims in :attr:`PermGroup.order`).
+catalog's formula, or sympy's deterministic Schreier-Sims in :attr:`PermGroup.order`); a claimed
+order the chain exceeds raises, as does one not reached after many random elements, and a few more
+random elements are sifted once it is reached, to catch a claimed order that is too small.
 
 **Canonical transversals.** :attr:`StabilizerChain.canonical` holds, for each ``u_b(p)``, the
 lexicographically smallest element of ``G^(b)`` sending ``b`` to ``p`` (smallest ``g[b+1]``, then
@@ -49,6 +51,7 @@ canonical transversals of ``S100`` acting on ``natural + natural^2``: 4950 rows 
 
 _CONSTRUCTION_SEED = 20_240_516  # the product replacement's seed: a chain is a function of its input
 _MAX_IDLE = 64  # consecutive trivial sifts that prove (with error < 2^-64) a claimed order wrong
+_VERIFY = 16  # random elements sifted once the claimed order is reached (a smaller true order: error < 2^-16)
 
 
 @dataclass
@@ -128,9 +131,7 @@ class StabilizerChain:
         target = self.order
         for g in gens:  # the given generators first: most orbits are full after them
             self._absorb(g)
-        if self._product() >= target:
             self._check_product()
-            return
         rng = np.random.default_rng(_CONSTRUCTION_SEED)
         state = _ProductReplacement(gens, self._identity, rng)
         idle = 0
@@ -145,7 +146,9 @@ class StabilizerChain:
                         f"{self.name}: the generators give a group of order {self._product()} after "
                         f"{_MAX_IDLE} random elements, not the claimed order {target}"
                     )
-        self._check_product()
+        for _ in range(_VERIFY):  # a claimed order that is too small shows as a residue (each time w.p. >= 1/2)
+            self._absorb(state.next())
+            self._check_product()
 
     def _product(self) -> int:
         out = 1

@@ -86,7 +86,8 @@ def random_elements(
     from eqlandscape.nn import rng as model_rng  # the toolkit's streams (imported here: nn comes after reps)
 
     chain = graph_chain(reps)
-    u = model_rng.uniform(seeds, stream, (int(count), len(chain.orbits)))
+    levels = len(chain.orbits)  # 0 for the trivial group: no random numbers needed
+    u = model_rng.uniform(seeds, stream, (int(count), levels)) if levels else np.zeros((seeds.size, int(count), 0))
     g = chain.elements_from_uniform(u)  # (K, count, degree + sum(sizes))
     out, offset = [], reps[0].group.degree
     for rep in reps:
