@@ -193,6 +193,8 @@ def test_escape_command_json(capsys, tmp_path) -> None:
     names = _documented()
     assert set(summary) <= names and set(summary["rows"][0]) <= names
     assert len(summary["rows"]) == 2 * 2 and summary["teacher_side"] == "+"
+    # a symmetrize variant closes ceil(16 / 6) = 3 drawn points under S3: 18 samples
+    assert {(r["variant"], r["samples"]) for r in summary["rows"]} == {("sample", 16), ("symmetrize", 18)}
     assert set(pd.read_csv(tmp_path / "escape.csv").columns) <= names
     assert (tmp_path / "escape.png").exists()
 

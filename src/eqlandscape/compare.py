@@ -335,9 +335,11 @@ that option)."""
 
 
 def default_variants() -> tuple[str, ...]:
-    """``sample``, ``noise``, ``symmetrize``, ``symmetrize+noise``, ``adam`` and, where the relaxed
-    strategy has ``optimizer_state``, ``adam+keep`` and ``adam+warmup``."""
-    base = ("sample", "noise", "symmetrize", "symmetrize+noise", "adam")
+    """Each source of symmetry breaking alone: ``symmetrize`` (none), ``sample`` (the finite sample),
+    ``symmetrize+noise`` (label noise), ``symmetrize+adam`` (Adam's restart); then ``adam`` (the sample
+    and Adam) and, where the relaxed strategy has ``optimizer_state``, ``adam+keep`` and
+    ``adam+warmup``."""
+    base = ("symmetrize", "sample", "symmetrize+noise", "symmetrize+adam", "adam")
     if "optimizer_state" in strategy_fields("relaxed"):
         return (*base, "adam+keep", "adam+warmup")
     return base
@@ -371,11 +373,14 @@ class EscapeConfig(Config):
     ``switch_step`` steps, then free) of the ``problem`` that start on the wrong side of its first
     barrier: the first ``students`` such seeds from ``seed`` on. Grid: ``n_trains`` x ``data_seeds`` x
     ``variants`` (see :data:`SWITCH_TOKENS`); success read after each of ``free_steps`` free steps.
+    ``n_train`` is the size of the train set the students see: a ``symmetrize`` variant draws
+    ``ceil(n_train / |G|)`` points and closes them under ``G`` (``|G| ceil(n_train / |G|)`` samples), so
+    that every variant trains on as many samples at about the same cost.
     SGD uses ``sgd_lr``, Adam ``adam_lr``; ``label_noise`` is the standard deviation of the ``noise``
     switch."""
 
     problem: ProblemConfig = ProblemConfig()
-    students: int = Field(16, ge=1)
+    students: int = Field(12, ge=1)
     seed: int = Field(0, ge=0)
     switch_step: int = Field(1000, ge=0)
     free_steps: tuple[int, ...] = (1000, 2000, 4000, 8000, 16000)
@@ -395,8 +400,9 @@ class EscapeConfig(Config):
     def _grid(self) -> EscapeConfig:
         for name in ("free_steps", "n_trains", "data_seeds"):
             values = getattr(self, name)
-            if not values or any(v < (0 if name == "data_seeds" else 1) for v in values):
-                raise ValueError(f"{name}={list(values)} must be a non-empty list of positive integers")
+            least = 0 if name == "data_seeds" else 1
+            if not values or any(v < least for v in values):
+                raise ValueError(f"{name}={list(values)} must be a non-empty list of integers >= {least}")
         if self.problem.symmetrize or self.problem.label_noise:
             raise ValueError("the switches of the escape study are its variants, not problem options")
         for v in self.variants or ():
@@ -437,14 +443,16 @@ def escape_study(
     on_step: Callable[[str, TrainProgress], None] | None = None,
 ) -> dict[str, Any]:
     """Run the grid of :class:`EscapeConfig`; return ``{"rows": DataFrame, "summary": dict}``: one row
-    per variant, ``n_train``, ``data_seed`` and ``free_steps`` with ``students``, ``success``, ``dead``
+    per variant, ``n_train``, ``data_seed`` and ``free_steps`` with ``samples`` (the train set's actual
+    size), ``students``, ``success``, ``dead``
     and ``ended_on_teacher_side`` (the share whose final weights lie on the teacher's side), and the
     switches (``symmetrize``, ``label_noise``, ``optimizer``, ``lr``, ``optimizer_state``)."""
     variants = {v: parse_variant(v) for v in config.variant_names}
     base = config.problem.task(0.0, n_train=1)
-    teacher_side = _teacher_sides(base, config.side_tol)[0] if _teacher_sides(base, config.side_tol) else "none"
+    teacher_side = next(iter(_teacher_sides(base, config.side_tol)), "none")
     seeds, initial = wrong_side_seeds(config, base.arch, teacher_side)
     analysis = analyze_barriers(base.arch)
+    order = base.rep_in.group.order
     total = config.switch_step + max(config.free_steps)
     record = math.gcd(config.switch_step, *config.free_steps) or max(config.free_steps)
     rows, seconds, train_configs = [], {}, {}
@@ -473,7 +481,8 @@ def escape_study(
         for n_train in config.n_trains:
             for data_seed in config.data_seeds:
                 problem = config.problem.model_copy(update={"symmetrize": switches["symmetrize"], "label_noise": noise})
-                task = problem.task(0.0, n_train=n_train, data_seed=data_seed)
+                drawn = -(-n_train // order) if switches["symmetrize"] else n_train
+                task = problem.task(0.0, n_train=drawn, data_seed=data_seed)
                 label = f"{variant}, n_train {n_train}, data seed {data_seed}"
                 start = time.perf_counter()
                 report = None if on_step is None else (lambda p, label=label: on_step(label, p))
@@ -495,6 +504,7 @@ def escape_study(
                             "lr": lr,
                             "optimizer_state": switches["optimizer_state"] or "",
                             "n_train": n_train,
+                            "samples": int(task.x_train.shape[0]),
                             "data_seed": data_seed,
                             "free_steps": free,
                             "students": len(seeds),

@@ -57,7 +57,7 @@ def compare_command(
         str, typer.Option(help="Comma-separated epsilons: teachers W_eq + epsilon V with V free (rows per epsilon).")
     ] = "0",
     students: Annotated[
-        int | None, typer.Option(help="Students per strategy [128]; escape: wrong-side students [16].")
+        int | None, typer.Option(help="Students per strategy [128]; escape: wrong-side students [12].")
     ] = None,
     steps: Annotated[int, typer.Option(help="Full-batch steps per student.")] = 3000,
     seed: Annotated[int, typer.Option(help="First student seed.")] = 0,
@@ -79,13 +79,16 @@ def compare_command(
         str | None, typer.Option(help="escape: relaxed training from the wrong side of the barrier, over a grid.")
     ] = None,
     free_steps: Annotated[str, typer.Option(help="escape: free-phase lengths.")] = "1000,2000,4000,8000,16000",
-    n_trains: Annotated[str, typer.Option(help="escape: train-set sizes.")] = "64,512,4096",
+    n_trains: Annotated[
+        str, typer.Option(help="escape: train-set sizes (symmetrize: ceil(n / |G|) points, closed under G).")
+    ] = "64,512,4096",
     data_seeds: Annotated[str, typer.Option(help="escape: data seeds.")] = "0,1,2",
     variants: Annotated[
         str | None,
         typer.Option(
             help="escape: sample, or '+'-joined switches symmetrize, noise, adam, restart, keep, warmup "
-            "[sample,noise,symmetrize,symmetrize+noise,adam (+keep, +warmup where relaxed has optimizer_state)]."
+            "[symmetrize,sample,symmetrize+noise,symmetrize+adam,adam; adam+keep, adam+warmup where relaxed has "
+            "optimizer_state]."
         ),
     ] = None,
     dtype: Annotated[str, typer.Option(help="float32 or float64.")] = "float32",
@@ -146,7 +149,7 @@ def compare_command(
             raise ConfigError("--study escape switches symmetrize and label noise on in its --variants")
         config = EscapeConfig(
             problem=ProblemConfig(**problem),
-            students=16 if students is None else students,
+            students=12 if students is None else students,
             seed=seed,
             switch_step=1000 if switch_step is None else switch_step,
             free_steps=_ints(free_steps, "--free-steps"),
