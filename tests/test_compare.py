@@ -216,3 +216,31 @@ def test_bad_input_exit_2(capsys, argv, needle) -> None:
     assert main(["compare", "S3", "--students", "2", "--steps", "2", *argv]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error:") and needle in err[0]
+
+
+def test_figures_have_a_panel_per_epsilon_and_per_variant(comparison) -> None:
+    from eqlandscape.plots import compare_success, escape_success
+
+    table = comparison.table()
+    fig = compare_success(table, table["barrier"].iloc[0])
+    assert len(fig.axes) == 2 and all(ax.get_ylabel() == "success rate" for ax in fig.axes)
+    for ax, epsilon in zip(fig.axes, (0.0, 0.2), strict=True):
+        mine = table[table["epsilon"] == epsilon]
+        assert f"{epsilon:g}" in ax.get_title()
+        heights = [p.get_height() for p in ax.patches]
+        assert len(heights) == len(mine)  # one bar per strategy and start side (and all)
+        assert sorted(heights) == pytest.approx(sorted(mine["success"]))
+    rows = pd.DataFrame(
+        {
+            "variant": ["a", "a", "b", "b"] * 2,
+            "n_train": [16] * 8,
+            "data_seed": [0] * 4 + [1] * 4,
+            "free_steps": [10, 20] * 4,
+            "success": [0.0, 0.5, 0.0, 0.0, 0.25, 1.0, 0.0, 0.0],
+        }
+    )
+    fig = escape_success(rows, "W0[0,0] = W0[0,1]")
+    shown = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in shown] == ["a", "b"] and shown[0].get_xscale() == "log"
+    mean = shown[0].get_lines()[0].get_ydata()
+    np.testing.assert_allclose(mean, [0.125, 0.75])
