@@ -578,6 +578,26 @@ def _train(
     progress: Callable[[TrainProgress], None] | None = None,
 ) -> TrainResult:
     """:func:`train` with the students' seeds given (any int64 array of ``config.n_models`` seeds)."""
+    run, out = _prepare(task, config, student, initial, seeds, progress)
+    device, K = run.initial[0].device, run.seeds.size
+    batch = task.x_train.shape[0] if config.batch_size is None else min(config.batch_size, task.x_train.shape[0])
+    workers = (config.workers or torch.get_num_threads()) if device.type == "cpu" else 1
+    chunk = _chunk_size(config, run.arch, batch, K, workers)
+    with _one_intra_op_thread(device):
+        jobs = [_Chunk(run, slice(start, min(start + chunk, K)), out) for start in range(0, K, chunk)]
+        _run_chunks(jobs, workers)
+        return _result(task, run, out, jobs)
+
+
+def _prepare(
+    task: Task,
+    config: TrainConfig,
+    student: MLPArchitecture | None,
+    initial: Sequence[Tensor | np.ndarray] | None,
+    seeds: np.ndarray,
+    progress: Callable[[TrainProgress], None] | None = None,
+) -> tuple[_Run, dict[str, np.ndarray]]:
+    """The checked run (data on the device) and its empty record arrays."""
     arch = _student(task, student)
     if task.loss not in LOSSES:
         raise ConfigError(f"unknown loss {task.loss!r} of the task; expected one of {', '.join(LOSSES)}")
@@ -615,13 +635,7 @@ def _train(
     out.update(converged=np.zeros(K, bool), diverged=np.zeros(K, bool), steps_taken=np.zeros(K, np.int64))
     if config.record_weights:
         out.update({f"weights/{t}": np.zeros((K, R, *s)) for t, s in enumerate(arch.shapes)})
-    batch = task.x_train.shape[0] if config.batch_size is None else min(config.batch_size, task.x_train.shape[0])
-    workers = (config.workers or torch.get_num_threads()) if device.type == "cpu" else 1
-    chunk = _chunk_size(config, arch, batch, K, workers)
-    with _one_intra_op_thread(device):
-        jobs = [_Chunk(run, slice(start, min(start + chunk, K)), out) for start in range(0, K, chunk)]
-        _run_chunks(jobs, workers)
-        return _result(task, run, out, jobs)
+    return run, out
 
 
 def _strategy_curves(strategy: Strategy) -> tuple[str, ...]:
