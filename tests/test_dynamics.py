@@ -175,6 +175,12 @@ def test_command_writes_table_figure_and_data(tmp_path, capsys) -> None:
     assert summary["steps"] == payload["steps"] and set(summary["seconds"]) == {"equivariant", "nominal"}
     csv = (out / "students.csv").read_text().splitlines()
     assert csv[0].split(",")[:3] == ["arm", "seed", "step"] and len(csv) == 1 + 2 * 2 * 3
+    # every column and key is described in docs/outputs.md
+    from test_readme import documented_names
+
+    names = documented_names()
+    used = set(csv[0].split(",")) | set(payload) | {k for row in payload["steps"] for k in row}
+    assert used <= names, used - names
     # a second run into the same directory needs --force; the table on a terminal
     assert main(argv[:-1]) == 2
     assert "--force" in capsys.readouterr().err
