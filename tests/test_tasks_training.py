@@ -156,3 +156,17 @@ def test_bad_task_options_exit_2_with_one_line(capsys, argv, named) -> None:
     assert main(["train", *argv, "--students", "1", "--steps", "1"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and named in err, err
+
+
+def test_constrained_training_of_the_graph_network_of_s10() -> None:
+    """The graphs task's network on ``S_10`` in orthonormal coordinates of ``E`` (its layers' dense
+    ``phi`` would hold 154 and 839 million floats; the gather form needs none): it trains and stays
+    in ``E``, and its function is invariant under the generators."""
+    task = graph_task(20)
+    student = MLPArchitecture(task.architecture_reps())
+    config = TrainConfig(strategy={"name": "constrained", "parametrization": "orthonormal"}, steps=2, dtype="float64")
+    result = train(task, config, student)
+    row = result.table.iloc[0]
+    assert row["parametrization"] == "orthonormal" and row["steps_taken"] == 2
+    assert row["dist_to_E"] < 1e-12 and row["equiv_error"] < 1e-12
+    assert result.curves("train_loss").shape == (1, 2) and torch.isfinite(torch.as_tensor(row["train_loss"]))
