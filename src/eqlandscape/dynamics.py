@@ -47,6 +47,7 @@ from eqlandscape.errors import ConfigError
 from eqlandscape.nn import MLPArchitecture
 from eqlandscape.tasks import DigitsTask, Task, digits_masks
 from eqlandscape.train import TrainConfig, TrainResult, train
+from eqlandscape.train.strategies import build_strategy
 
 ARMS = ("equivariant", "augmented", "nominal")
 """The three arms of every task."""
@@ -135,10 +136,11 @@ def dynamics(
     """Train ``config.n_models`` students (seeds ``config.seeds``) of ``student`` on ``task`` in each of
     ``arms`` (default :func:`default_arms`) from the same equivariant initial point per seed, with the
     settings of ``config`` (optimizer, steps, batch size, record steps, dtype; its ``strategy`` is
-    replaced by each arm's, its ``init`` must be ``"equivariant"``). Every arm's config is validated
-    before any training. Raises :class:`ConfigError` for an unknown or repeated arm, a mask arm on a
-    task other than digits, or ``init="free"``; the ``augmented`` arms raise the trainer's error
-    where the group is too large to enumerate (``S_10``)."""
+    replaced by each arm's, its ``init`` must be ``"equivariant"``). Every arm's config and runtime
+    strategy are built before any training, so that an arm that cannot run fails first. Raises
+    :class:`ConfigError` for an unknown or repeated arm, a mask arm on a task other than digits, or
+    ``init="free"``; the ``augmented`` arms raise the trainer's error where the group is too large to
+    enumerate (``S_10``)."""
     arms = default_arms(task) if arms is None else tuple(arms)
     if not arms:
         raise ConfigError("no arms to train; expected some of " + ", ".join(ARMS + MASK_ARMS))
@@ -158,8 +160,10 @@ def dynamics(
             # the projection of the equivariant point onto L ∩ E: the first layer's orbits inside the mask
             inside = admissible_equivariant_basis(student.bases[0], masks[0])
             initial = [inside.project(start[0]), *start[1:]]
-        settings = config.model_dump()
-        plans.append((arm, TrainConfig(**{**settings, "strategy": strategy}), initial))
+        arm_config = TrainConfig(**{**config.model_dump(), "strategy": strategy})
+        # the runtime strategy of one student, so that an arm that cannot run fails before any training
+        build_strategy(arm_config.strategy, student, arm_config.seeds[:1], arm_config.steps)
+        plans.append((arm, arm_config, initial))
     results: dict[str, TrainResult] = {}
     seconds: dict[str, float] = {}
     for arm, arm_config, initial in plans:
