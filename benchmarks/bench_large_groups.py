@@ -26,10 +26,19 @@ resident memory (``ru_maxrss``) minus the same after its imports:
 Ours and the enumerating path give the median time of ``--repeats`` fresh processes and the largest
 memory; EMLP one process. Also printed: the dimension (15, the Bell number ``B(4)``, for ``n >= 4``)
 and the issue's targets: the ``S50`` basis in under 2 s and 500 MB, and the group facts of ``S10``
-(``group_from_name("S10").order``, in a fresh process after its imports) in under 0.1 s. Asserts
-nothing.
+(``group_from_name("S10").order``, in a fresh process after its imports) in under 0.1 s.
 
-    python benchmarks/bench_large_groups.py               # about 15 s without EMLP
+A second table, for ``n = 10, 20, 50, 100`` (``--chain-sizes``), fresh processes again: the stabilizer
+chain of ``S_n`` (ours, :mod:`eqlandscape.groups.chain`: randomized Schreier-Sims with the catalog's
+order) against sympy's deterministic ``schreier_sims()`` on the same generators (the baseline, stopped
+at ``--timeout``), 1000 membership tests against ``A_n``'s chain, and
+``random_elements([natural^2, natural], 30 seeds, stream, 8)`` (first call, which builds the chain of
+the graph group on ``n + n^2`` points, and a second call: the draws alone); then the ``S100`` target:
+its order, chain, the coset rep ``S100/S99``, the ``natural^2 -> natural`` and ``natural^2 -> trivial``
+bases and 240 random elements in one process, under 15 s (``natural^2 -> natural^2`` of ``S100``, 10^8
+index pairs, is refused by ``PAIR_LIMIT``). Asserts nothing.
+
+    python benchmarks/bench_large_groups.py               # about 2 minutes without EMLP (sympy's S100 chain: 60 s)
     python benchmarks/bench_large_groups.py --quick       # n = 6, 8, 10, 20
     python benchmarks/bench_large_groups.py --emlp-python /tmp/emlpvenv/bin/python   # with EMLP
 """
@@ -55,6 +64,8 @@ QUICK_SIZES = (6, 8, 10, 20)
 EXPECTED_DIM = 15  # natural^2 -> natural^2 of S_n, n >= 4: the Bell number B(4)
 TARGET_N, TARGET_SECONDS, TARGET_MB = 50, 2.0, 500.0
 FACTS_N, FACTS_SECONDS = 10, 0.1
+CHAIN_SIZES = (10, 20, 50, 100)
+S100_N, S100_SECONDS = 100, 15.0
 RESULT = "RESULT "  # prefix of a child's JSON line on stdout
 
 
@@ -139,7 +150,123 @@ def child_facts(n: int) -> dict:
     return {"import": imported - start, "time": done - imported, "order": order}
 
 
-CHILDREN = {"ours": child_ours, "enumerating": child_enumerating, "emlp": child_emlp, "facts": child_facts}
+def child_chain(n: int) -> dict:
+    """Ours: the stabilizer chain of ``S_n`` (randomized Schreier-Sims with the catalog's order), then
+    1000 membership tests of random permutations of ``A_n``'s chain (half of them are members)."""
+    import numpy as np
+
+    from eqlandscape.groups import group_from_name
+    from eqlandscape.groups.chain import StabilizerChain  # noqa: F401  (imported before the baseline)
+
+    base = peak_mb()
+    start = time.perf_counter()
+    chain = group_from_name(f"S{n}").chain
+    seconds = time.perf_counter() - start
+    A = group_from_name(f"A{n}")
+    _ = A.chain
+    perms = np.stack([np.random.default_rng(k).permutation(n) for k in range(1000)])
+    start = time.perf_counter()
+    members = int(A.contains(perms).sum())
+    membership = time.perf_counter() - start
+    levels = len(chain.orbits)
+    return {
+        "time": seconds,
+        "membership": membership,
+        "members": members,
+        "levels": levels,
+        "dim": None,
+        "base_mb": base,
+        "peak_mb": peak_mb(),
+    }
+
+
+def child_sympy_chain(n: int) -> dict:
+    """Baseline: sympy's deterministic Schreier-Sims of ``S_n`` from the same two generators."""
+    from sympy.combinatorics import Permutation, PermutationGroup
+
+    from eqlandscape.groups import group_from_name
+
+    gens = [Permutation(g.tolist()) for g in group_from_name(f"S{n}").generator_perms]
+    base = peak_mb()
+    start = time.perf_counter()
+    group = PermutationGroup(gens)
+    group.schreier_sims()
+    seconds = time.perf_counter() - start
+    return {
+        "time": seconds,
+        "order_ok": int(group.order()) == math.factorial(n),
+        "dim": None,
+        "base_mb": base,
+        "peak_mb": peak_mb(),
+    }
+
+
+def child_sample(n: int) -> dict:
+    """``random_elements([natural^2, natural], seeds (30,), stream, 8)`` of ``S_n``: the first call
+    (which builds the chain of the graph group) and a second one (the draws alone)."""
+    import numpy as np
+
+    from eqlandscape.groups import group_from_name
+    from eqlandscape.nn import rng  # noqa: F401  (torch and the streams imported before the baseline)
+    from eqlandscape.reps import natural, random_elements
+
+    G = group_from_name(f"S{n}")
+    V = natural(G)
+    reps = [V**2, V]
+    base = peak_mb()
+    start = time.perf_counter()
+    random_elements(reps, np.arange(30), "augment/0", 8)
+    first = time.perf_counter() - start
+    start = time.perf_counter()
+    p2, p = random_elements(reps, np.arange(30), "augment/1", 8)
+    seconds = time.perf_counter() - start
+    ok = bool(np.array_equal(p2, (p[..., :, None] * n + p[..., None, :]).reshape(30, 8, n * n)))
+    return {"time": seconds, "first": first, "homomorphic": ok, "dim": None, "base_mb": base, "peak_mb": peak_mb()}
+
+
+def child_s100(n: int) -> dict:
+    """Everything at ``S_n`` (``n = 100``) that needs no index pairs beyond the guard: the order, the
+    stabilizer chain, the coset rep ``S_n/S_{n-1}``, the bases ``natural^2 -> natural`` and ``natural^2 ->
+    trivial``, and 240 random elements on ``natural^2 + natural``; one wall time."""
+    import numpy as np
+
+    from eqlandscape.equivariant import equivariant_basis
+    from eqlandscape.groups import group_from_name
+    from eqlandscape.nn import rng  # noqa: F401
+    from eqlandscape.reps import natural, parse_rep, random_elements, trivial
+
+    base = peak_mb()
+    start = time.perf_counter()
+    G = group_from_name(f"S{n}")
+    order_ok = G.order == math.factorial(n)
+    _ = G.chain
+    cosets = parse_rep(G, f"S{n}/S{n - 1}")
+    V = natural(G)
+    dims = [equivariant_basis(V**2, V, cache=False).dim, equivariant_basis(V**2, trivial(G), cache=False).dim]
+    p2, p = random_elements([V**2, V], np.arange(30), "augment/0", 8)
+    seconds = time.perf_counter() - start
+    homomorphic = bool(np.array_equal(p2, (p[..., :, None] * n + p[..., None, :]).reshape(30, 8, n * n)))
+    return {
+        "time": seconds,
+        "order_ok": order_ok and homomorphic,
+        "cosets": cosets.size,
+        "dims": dims,
+        "dim": None,
+        "base_mb": base,
+        "peak_mb": peak_mb(),
+    }
+
+
+CHILDREN = {
+    "ours": child_ours,
+    "enumerating": child_enumerating,
+    "emlp": child_emlp,
+    "facts": child_facts,
+    "chain": child_chain,
+    "sympy_chain": child_sympy_chain,
+    "sample": child_sample,
+    "s100": child_s100,
+}
 
 
 def run_as_child(kind: str, n: int, as_limit_mb: int) -> None:
@@ -274,7 +401,10 @@ def cell(side: Side) -> tuple[str, str]:
 
 
 def ratio(other: Side, ours: Side) -> str:
-    return f"{other.time / ours.time:.0f}x" if other.ok and ours.ok and ours.time > 0 else "-"
+    if not (other.ok and ours.ok and ours.time > 0):
+        return "-"
+    r = other.time / ours.time
+    return f"{r:.0f}x" if r >= 10 else f"{r:.2g}x"
 
 
 def emlp_available(python: str) -> tuple[bool, str]:
@@ -314,6 +444,9 @@ def main() -> None:
     )
     parser.add_argument("--emlp-python", default=sys.executable, help="interpreter with emlp (default: this one)")
     parser.add_argument("--no-emlp", action="store_true", help="skip EMLP")
+    parser.add_argument(
+        "--chain-sizes", type=int, nargs="*", help="the n of the chain and sampling table (default 10 20 50 100)"
+    )
     parser.add_argument("--child", nargs=2, metavar=("KIND", "N"), help=argparse.SUPPRESS)
     parser.add_argument("--as-limit", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -442,6 +575,70 @@ def main() -> None:
     else:
         bad = next(f for f in facts if f["status"] != "ok")
         print(f"  S{FACTS_N} group facts: {bad['status']}: {bad.get('error', '')}: MISSED")
+    chains_and_samples(args, timeout, limit_mb)
+
+
+def chains_and_samples(args: argparse.Namespace, timeout: float, limit_mb: int) -> None:
+    """The second table: stabilizer chains (ours against sympy's), membership, random elements, and the
+    ``S100`` target."""
+    sizes = CHAIN_SIZES if args.chain_sizes is None else tuple(args.chain_sizes)
+    if not sizes:
+        return
+    print("\nstabilizer chains and random elements of S_n, one fresh process each (imports excluded):")
+    print(
+        "  chain: group_from_name(f'S{n}').chain (ours: randomized Schreier-Sims with the known order); sympy: "
+        "PermutationGroup(same generators).schreier_sims(); member: 1000 random permutations tested against "
+        "A_n's chain; draws: random_elements([natural^2, natural], 30 seeds, stream, 8) (first call builds the "
+        "graph group's chain)"
+    )
+    header = (
+        f"{'group':>5} {'levels':>6} {'chain':>10} {'mem':>8} {'sympy':>10} {'sympy/ours':>10} {'member':>10} "
+        f"{'draws 1st':>10} {'draws':>10} {'mem':>8}"
+    )
+    print(header)
+    print("-" * len(header))
+    checks = []
+    for n in sizes:
+        ours = measure(sys.executable, "chain", n, args.repeats, timeout, limit_mb, True)
+        sym = measure(sys.executable, "sympy_chain", n, 1, timeout, limit_mb, True)
+        draw = measure(sys.executable, "sample", n, args.repeats, timeout, limit_mb, True)
+        t_ours, m_ours = cell(ours)
+        t_sym = cell(sym)[0]
+        t_draw, m_draw = cell(draw)
+        levels = str(ours.extra.get("levels", "-")) if ours.ok else "-"
+        member = fmt_time(ours.extra["membership"]) if ours.ok else "-"
+        first = fmt_time(draw.extra["first"]) if draw.ok else "-"
+        print(
+            f"{'S' + str(n):>5} {levels:>6} {t_ours:>10} {m_ours:>8} {t_sym:>10} {ratio(sym, ours):>10} "
+            f"{member:>10} {first:>10} {t_draw:>10} {m_draw:>8}",
+            flush=True,
+        )
+        if ours.ok:
+            checks.append(f"S{n}: {ours.extra['members']} of 1000 random permutations in A{n}")
+        if draw.ok:
+            checks.append(
+                f"S{n}: draws on natural^2 are the tensor square of those on natural: {draw.extra['homomorphic']}"
+            )
+        if sym.ok:
+            checks.append(f"S{n}: sympy's order is n!: {sym.extra['order_ok']}")
+        for side, name in ((ours, "chain"), (sym, "sympy"), (draw, "draws")):
+            if not side.ok:
+                checks.append(f"S{n} {name}: {side.status}: {side.note}")
+    for line in checks:
+        print(f"  {line}")
+    n = S100_N
+    run = run_child(sys.executable, "s100", n, timeout, limit_mb, True)
+    if run["status"] == "ok":
+        met = "met" if run["time"] < S100_SECONDS else "MISSED"
+        print(
+            f"  S{n} target: order, chain, S{n}/S{n - 1} ({run['cosets']} cosets), bases natural^2 -> natural and "
+            f"natural^2 -> trivial (dims {run['dims']}), 240 random elements on natural^2 + natural: "
+            f"{fmt_time(run['time'])} < {S100_SECONDS:g} s: {met} (+{run['peak_mb'] - run['base_mb']:.0f} MB; order "
+            f"and draws checked: {run['order_ok']}); "
+            f"natural^2 -> natural^2 (10^8 index pairs) is refused by PAIR_LIMIT"
+        )
+    else:
+        print(f"  S{n} target: {run['status']}: {run.get('error', '')}: MISSED")
 
 
 if __name__ == "__main__":

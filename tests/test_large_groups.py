@@ -118,6 +118,17 @@ def test_chain_membership_against_all_permutations(gens: list[list[int]]) -> Non
     assert math.prod(o.size for o in G.chain.orbits) == G.order
 
 
+@pytest.mark.parametrize("name", ["A40", "S60", "D100xS20", "C1000", "A12xA12", "A100"])
+def test_chains_of_large_catalog_groups_are_complete(name: str) -> None:
+    """Complete: the orbit sizes multiply to the catalog's order, with the base 0, 1, ... (A_n has n - 2
+    generators: the random elements must mix all of them)."""
+    G = group_from_name(name)
+    chain = G.chain
+    assert math.prod(int(o.size) for o in chain.orbits) == G.order
+    assert (np.diff(chain.base) > 0).all() and all(o[0] >= b for o, b in zip(chain.orbits, chain.base, strict=True))
+    assert G.contains(G.generator_perms).all()
+
+
 def test_membership_of_large_groups_by_independent_criteria() -> None:
     rng = np.random.default_rng(5)
     perms = np.stack([rng.permutation(12) for _ in range(40)])

@@ -50,7 +50,7 @@ CHAIN_LIMIT = 60_000_000
 canonical transversals of ``S100`` acting on ``natural + natural^2``: 4950 rows of 10100 points)."""
 
 _CONSTRUCTION_SEED = 20_240_516  # the product replacement's seed: a chain is a function of its input
-_MAX_IDLE = 64  # consecutive trivial sifts that prove (with error < 2^-64) a claimed order wrong
+_MAX_IDLE = 256  # consecutive trivial sifts after which a claimed order is taken to be wrong
 _VERIFY = 16  # random elements sifted once the claimed order is reached (a smaller true order: error < 2^-16)
 
 
@@ -324,8 +324,9 @@ class _ProductReplacement:
     O'Brien 1995): a state of ``r >= 10`` elements and an accumulator, each step replacing one state
     element by its product with another (or its inverse) and multiplying it into the accumulator."""
 
-    def __init__(self, gens: np.ndarray, identity: np.ndarray, rng: np.random.Generator, warmup: int = 50):
+    def __init__(self, gens: np.ndarray, identity: np.ndarray, rng: np.random.Generator):
         r = max(10, len(gens))
+        warmup = 10 * r  # every state element is mixed many times, however many generators there are
         self.state = [gens[k % len(gens)].copy() for k in range(r)]
         self.acc = identity.copy()
         self.rng = rng
