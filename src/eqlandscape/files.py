@@ -22,6 +22,7 @@ from eqlandscape.errors import OutputDirError
 RESULT_FILES = frozenset(
     {"students.csv", "summary.json", "loss_curves.png", "slice.json", "slice.png"}
     | {"compare.csv", "compare.png", "escape.csv", "escape.png"}
+    | {"hessian.json", "hessian.png"}
 )
 """The names of the files that eqlandscape writes into an output directory."""
 

@@ -15,10 +15,13 @@ losses and critical points (docs/design.md sections 3, 4 and 8).
 * :mod:`~eqlandscape.landscape.critical`: index and verdict of a critical point; refinement of points to
   critical points (damped Newton), in full weights or in a parametrization's coordinates (``E``), and their
   classification (index in ``E``, free spectrum, sides of the barriers); deduplication.
+* :mod:`~eqlandscape.landscape.stability`: constrained against augmented training at equivariant
+  stationary points (the augmented Hessian on ``E`` and ``E``-perp), the search for symmetry-breaking
+  saddles and the run that leaves ``E``; orthonormal bases of named subspaces.
 * :mod:`~eqlandscape.landscape.slices`: the loss on 1D and 2D grids (coefficients of ``E``, filter-normalized
   random directions, the line between two networks), barrier lines and projected trajectories.
-* :func:`plot_spectrum`, :func:`plot_slice` (:mod:`~eqlandscape.landscape.plot`, imported on first use:
-  matplotlib).
+* :func:`plot_spectrum`, :func:`plot_spectra`, :func:`plot_slice` (:mod:`~eqlandscape.landscape.plot`,
+  imported on first use: matplotlib).
 """
 
 from typing import Any
@@ -84,7 +87,7 @@ from eqlandscape.landscape.spectrum import (
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("plot_spectrum", "plot_slice"):
+    if name in ("plot_spectrum", "plot_spectra", "plot_slice"):
         from eqlandscape.landscape import plot
 
         return getattr(plot, name)
@@ -131,6 +134,7 @@ __all__ = [
     "objective_loss",
     "orthogonal_complement",
     "plot_slice",
+    "plot_spectra",
     "plot_spectrum",
     "population_gradient",
     "population_hessian",

@@ -21,29 +21,19 @@ if TYPE_CHECKING:
     from eqlandscape.landscape.spectrum import SpectralDensity
 
 
-def plot_spectrum(
-    eigenvalues: Any = None,
-    density: SpectralDensity | None = None,
-    *,
-    bins: int = 60,
-    width: float | None = None,
-    title: str = "Hessian spectrum",
-) -> Figure:
-    """The spectral density of Hessians on a logarithmic density axis: a normalized histogram of exact
-    ``eigenvalues`` (``(P,)``, or ``(K, P)`` pooled over ``K`` models; NumPy or torch) and/or the
-    stochastic-Lanczos estimate ``density`` (:func:`~eqlandscape.landscape.spectral_density`) smoothed by
-    a Gaussian of standard deviation ``width`` (default: 1/200 of the range of its nodes). Both
-    integrate to 1. Raises :class:`ConfigError` when neither is given."""
+def _draw_spectrum(
+    ax: Any, eigenvalues: Any, density: SpectralDensity | None, bins: int, width: float | None, title: str
+) -> None:
+    """One spectrum panel of :func:`plot_spectrum` on the axes ``ax``."""
     if eigenvalues is None and density is None:
         raise ConfigError("plot_spectrum needs eigenvalues, a density, or both")
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
     lo, hi = np.inf, -np.inf
     if eigenvalues is not None:
         values = np.asarray(
             eigenvalues.detach().cpu() if hasattr(eigenvalues, "detach") else eigenvalues, dtype=np.float64
         ).reshape(-1)
         lo, hi = values.min(), values.max()
-        ax.hist(values, bins=bins, density=True, color="0.6", label=f"exact eigenvalues ({values.size})")
+        ax.hist(values, bins=bins, density=density is not None, color="0.6", label=f"exact eigenvalues ({values.size})")
     if density is not None:
         live = density.weights > 0
         lo, hi = min(lo, density.nodes[live].min()), max(hi, density.nodes[live].max())
@@ -52,11 +42,52 @@ def plot_spectrum(
         grid = np.linspace(lo - 0.05 * span - 3 * sigma, hi + 0.05 * span + 3 * sigma, 800)
         probes, steps = density.nodes.shape
         ax.plot(grid, density.density(grid, sigma), color="C0", label=f"SLQ ({probes} probes x {steps} steps)")
-    ax.set_yscale("log")
-    ax.set_xlabel("eigenvalue")
-    ax.set_ylabel("density")
-    ax.set_title(title)
+    if lo < 0:
+        ax.axvline(0.0, color="red", linewidth=0.8, linestyle=":")
+    if density is not None:
+        ax.set_yscale("log")
+    ax.set_xlabel("eigenvalue (red: 0)" if lo < 0 else "eigenvalue")
+    ax.set_ylabel("density" if density is not None else "eigenvalues per bin")
+    ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8)
+
+
+def plot_spectrum(
+    eigenvalues: Any = None,
+    density: SpectralDensity | None = None,
+    *,
+    bins: int = 60,
+    width: float | None = None,
+    title: str = "Hessian spectrum",
+) -> Figure:
+    """The spectrum of Hessians: a histogram of exact ``eigenvalues`` (``(P,)``, or ``(K, P)`` pooled over
+    ``K`` models; NumPy or torch; counts per bin on a linear axis), and/or the stochastic-Lanczos
+    estimate ``density`` (:func:`~eqlandscape.landscape.spectral_density`) smoothed by a Gaussian of
+    standard deviation ``width`` (default: 1/200 of the range of its nodes) on a logarithmic density
+    axis (with a density, the histogram is normalized too: both integrate to 1). A dotted red line
+    marks 0 when there are negative eigenvalues. Raises :class:`ConfigError` when neither is given."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    _draw_spectrum(ax, eigenvalues, density, bins, width, title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_spectra(
+    panels: Sequence[tuple[str, Any, SpectralDensity | None]], *, bins: int = 60, title: str | None = None
+) -> Figure:
+    """Several spectra side by side, one panel per ``(title, eigenvalues, density)`` as in
+    :func:`plot_spectrum` (e.g. the Hessian on ``E``, ``E``-perp and a layer's block)."""
+    if not panels:
+        raise ConfigError("plot_spectra needs at least one panel")
+    cols = min(3, len(panels))
+    rows = -(-len(panels) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.8 * cols, 3.8 * rows), squeeze=False)
+    for ax, (name, eigenvalues, density) in zip(axes.flat, panels, strict=False):
+        _draw_spectrum(ax, eigenvalues, density, bins, None, name)
+    for ax in list(axes.flat)[len(panels) :]:
+        ax.set_visible(False)
+    if title:
+        fig.suptitle(title, fontsize=11)
     fig.tight_layout()
     return fig
 

@@ -33,6 +33,7 @@ import torch
 
 from eqlandscape.errors import ConfigError
 from eqlandscape.landscape.functional import (
+    Objective,
     check_data,
     check_weights,
     flatten,
@@ -40,6 +41,7 @@ from eqlandscape.landscape.functional import (
     get_activation,
     get_criterion,
     loss,
+    objective_loss,
     unflatten,
 )
 from eqlandscape.landscape.hessian import basis_matrix
@@ -59,13 +61,16 @@ def _prepared(
     activation: str,
     criterion: str,
     params: Mapping[str, Parametrization] | None,
+    objective: Objective | None = None,
 ) -> tuple[Tensor, Callable[[Tensor], Tensor]]:
-    """The flat point ``theta (P,)`` and the loss as a function of the flat vector, after checking the
-    model and the data."""
+    """The flat point ``theta (P,)`` and the loss (on ``(x, y)``, or the closed-form ``objective``) as a
+    function of the flat vector, after checking the model and the data."""
     get_criterion(criterion)
     get_activation(activation)
     widths = check_weights(full_weights(coords, params), batch_dims=0)
     theta = flatten(coords).detach()
+    if objective is not None:
+        return theta, lambda t: objective_loss(objective, unflatten(t, coords), params)
     x = torch.as_tensor(x, dtype=theta.dtype, device=theta.device)
     check_data(x, y, widths, criterion)
     if y.is_floating_point():
@@ -86,10 +91,12 @@ def hvp(
     activation: str = "relu",
     criterion: str = "mse",
     params: Mapping[str, Parametrization] | None = None,
+    objective: Objective | None = None,
 ) -> Tensor:
-    """``H v (P,)`` for one model ``coords`` (no leading model dimension) on ``(x, y)`` and a flat
-    ``vector (P,)``; :class:`ConfigError` for a vector of the wrong shape."""
-    theta, flat_loss = _prepared(coords, x, y, activation, criterion, params)
+    """``H v (P,)`` for one model ``coords`` (no leading model dimension) on ``(x, y)`` (or of the
+    closed-form ``objective``) and a flat ``vector (P,)``; :class:`ConfigError` for a vector of the
+    wrong shape."""
+    theta, flat_loss = _prepared(coords, x, y, activation, criterion, params, objective)
     v = torch.as_tensor(vector, dtype=theta.dtype, device=theta.device)
     if tuple(v.shape) != tuple(theta.shape):
         raise ConfigError(f"vector has shape {tuple(v.shape)}, expected {tuple(theta.shape)} (the flat model)")
@@ -105,15 +112,16 @@ def hessian_operator(
     criterion: str = "mse",
     params: Mapping[str, Parametrization] | None = None,
     basis: Any = None,
+    objective: Objective | None = None,
 ) -> LinearOperator:
     """The Hessian of one model as a symmetric ``LinearOperator`` ``(P, P)`` on float64 vectors; with
     ``basis`` (orthonormal rows ``(r, P)``) the restriction ``basis H basis^T (r, r)``. The gradient's
     autograd graph is built once and kept, so each ``matvec`` is one backward pass through it (the
-    products of :func:`hvp` without recomputing the gradient). :class:`ConfigError` for a basis of the
-    wrong shape."""
+    products of :func:`hvp` without recomputing the gradient); of the closed-form ``objective`` when
+    given (``x``, ``y`` ignored). :class:`ConfigError` for a basis of the wrong shape."""
     from scipy.sparse.linalg import LinearOperator
 
-    theta, flat_loss = _prepared(coords, x, y, activation, criterion, params)
+    theta, flat_loss = _prepared(coords, x, y, activation, criterion, params, objective)
     theta.requires_grad_(True)
     (grad,) = torch.autograd.grad(flat_loss(theta), theta, create_graph=True)
 
