@@ -179,3 +179,15 @@ def test_non_finite_start_is_reported_not_raised() -> None:
     assert refined.converged.tolist() == [True, False]
     assert reports[1].free_index == -1 and np.isnan(reports[1].free_eigenvalues).all()
     assert [count for _, count in deduplicate([r for r in reports if r.converged])] == [1]
+
+
+@pytest.mark.parametrize(
+    ("option", "value"), [("eig_tol", 0.0), ("side_tol", -1e-6), ("tol", 0.0), ("eig_tol", np.nan)]
+)
+def test_non_positive_tolerances_are_refused(option: str, value: float) -> None:
+    from eqlandscape.errors import ConfigError
+
+    x, y = _data()
+    start = torch.zeros(1, 3, 3, dtype=F64)
+    with pytest.raises(ConfigError, match=f"{option}={value}"):
+        critical_points(_linear_arch(1), [start], x, y, **{option: value})

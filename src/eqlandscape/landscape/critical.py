@@ -291,6 +291,9 @@ def critical_points(
     from eqlandscape.landscape.hessian import coordinate_matrix, restrict
     from eqlandscape.symmetry import analyze_barriers, fixed_point_subspace
 
+    for name, value in (("eig_tol", eig_tol), ("side_tol", side_tol)):
+        if isinstance(value, bool) or not isinstance(value, int | float) or not (np.isfinite(value) and value > 0):
+            raise ConfigError(f"{name} must be a positive number, got {name}={value!r}")
     if refined is None:
         refined = refine(
             arch,
