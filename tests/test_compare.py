@@ -210,6 +210,7 @@ def test_escape_command_json(capsys, tmp_path) -> None:
         (["--study", "escape", "--epsilon", "0.1"], "--epsilon"),
         (["--study", "escape", "--variants", "kick"], "'kick'"),
         (["--label-noise", "-1"], "label_noise=-1"),
+        (["--study", "escape", "--optimizer", "rmsprop"], "'rmsprop'"),
     ],
 )
 def test_bad_input_exit_2(capsys, argv, needle) -> None:

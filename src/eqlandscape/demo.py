@@ -14,6 +14,12 @@ started and ended on (``+``, ``-``, ``on`` within ``side_tol``), students whose 
 near 0 in their own category ``dead`` (docs/design.md section 4: the origin lies on every fixed-point
 subspace), the hidden rep it ended in and its relation to the start rep, and the cycle type of the
 permutation aligning its hidden neurons with the teacher's.
+
+The data sample matters (docs/design.md section 4, escaping: the finite sample is what breaks the
+symmetry for SGD): from the wrong side, whether relaxed SGD students reach the teacher depends on the
+train set at the demo's size and budget. Each arm's students are therefore split over several data
+samples, each group with its own train set, and :meth:`DemoResult.spread` gives the success per arm
+and start side as the mean and range over the samples.
 """
 
 from __future__ import annotations

@@ -61,8 +61,10 @@ def compare_command(
     ] = None,
     steps: Annotated[int, typer.Option(help="Full-batch steps per student.")] = 3000,
     seed: Annotated[int, typer.Option(help="First student seed.")] = 0,
-    optimizer: Annotated[str, typer.Option(help="sgd or adam (every strategy).")] = "sgd",
-    lr: Annotated[float, typer.Option(help="Learning rate.")] = 0.05,
+    optimizer: Annotated[
+        str, typer.Option(help="sgd or adam (every strategy); escape: the optimizer whose --lr is given.")
+    ] = "sgd",
+    lr: Annotated[float, typer.Option(help="Learning rate [escape: sgd 0.05, adam 0.01].")] = 0.05,
     switch_step: Annotated[
         int | None,
         typer.Option(help="Switch to free training, for strategies that have one [steps // 3; escape 1000]."),
@@ -103,6 +105,8 @@ def compare_command(
     from eqlandscape.compare import CompareConfig, EscapeConfig, ProblemConfig
 
     out_dir = None if out is None else check_output_dir(out, force=force)
+    if optimizer not in ("sgd", "adam"):
+        raise ConfigError(f"unknown optimizer {optimizer!r}; expected sgd or adam")
     if study is not None and study not in STUDIES:
         raise ConfigError(f"unknown study {study!r}; expected one of {', '.join(STUDIES)}")
     problem = {
