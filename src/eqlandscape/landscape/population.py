@@ -145,7 +145,7 @@ def batched_population_loss(students: Mapping[str, Tensor], teacher: Mapping[str
     if (s[0], s[-1]) != (t[0], t[-1]):
         raise ConfigError(f"student widths {s} and teacher widths {t} differ in input or output")
     W0, W1 = students["W0"], students["W1"]
-    T0, T1 = teacher["W0"].to(W0.dtype), teacher["W1"].to(W0.dtype)
+    T0, T1 = (teacher[n].to(device=W0.device, dtype=W0.dtype) for n in ("W0", "W1"))
     own = _quadratic(W1, _gram(W0), W1)
     cross = _quadratic(W1, _kernel(W0, T0), T1)
     target = _quadratic(T1, _gram(T0), T1)

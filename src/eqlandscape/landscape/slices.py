@@ -34,6 +34,9 @@ from eqlandscape.nn.functional import as_samples_last, loss_t
 from eqlandscape.symmetry import BarrierAnalysis, align, coefficient_names
 from eqlandscape.symmetry.weight_space import as_tensors
 
+CACHE_FLOATS = 2**18
+"""Floats of one layer's activations per chunk of grid points (2 MiB in float64): the default chunk."""
+
 
 def _flat(arrays: Sequence[np.ndarray]) -> np.ndarray:
     """Flat order tensors ``(K, *shape)`` -> vectors ``(K, P)``."""
@@ -114,14 +117,15 @@ def loss_slice(
     *,
     criterion: str = "mse",
     labels: Sequence[str] | None = None,
-    chunk: int = 1024,
+    chunk: int | None = None,
     objective: Objective | None = None,
 ) -> LossSlice:
     """The loss on the grid ``origin + a d_1 (+ b d_2)`` for ``a`` in ``axes[0]`` (and ``b`` in ``axes[1]``):
     ``origin`` is one model (flat order tensors), ``directions`` ``(k, P)`` flat vectors (``k`` = 1 or 2),
     ``(x, y)`` a row batch, or ``objective`` a closed-form loss (e.g. the population loss,
     :data:`~eqlandscape.landscape.functional.Objective`; then ``x`` and ``y`` are ignored). The grid
-    points are evaluated ``chunk`` at a time as one batch of models."""
+    points are evaluated ``chunk`` at a time as one batch of models (default: as many as keep one
+    layer's activations within :data:`CACHE_FLOATS`, so that the elementwise passes stay in cache)."""
     arrays, _ = as_tensors(arch, origin, "origin")
     if arrays[0].shape[0] != 1:
         raise ConfigError(f"a slice has one origin, got {arrays[0].shape[0]} models")
@@ -138,6 +142,11 @@ def loss_slice(
         check_data(x, y, arch.widths, criterion)
         xt, yt = as_samples_last(x), as_samples_last(y)
     grid = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, len(axes))  # (points, k)
+    if chunk is None:
+        samples = 1 if objective is not None else x.shape[0]
+        chunk = min(4096, max(16, CACHE_FLOATS // (samples * max(arch.widths))))
+    elif isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
+        raise ConfigError(f"chunk must be a positive integer, got chunk={chunk!r}")
     values = np.empty(grid.shape[0])
     names = arch.names
     f = torch.func.vmap(partial(loss, activation=arch.activation, criterion=criterion), in_dims=(0, None, None))
