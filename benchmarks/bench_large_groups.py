@@ -154,6 +154,7 @@ def child_chain(n: int) -> dict:
     """Ours: the stabilizer chain of ``S_n`` (randomized Schreier-Sims with the catalog's order), then
     1000 membership tests of random permutations of ``A_n``'s chain (half of them are members)."""
     import numpy as np
+    import numpy.random  # NumPy loads it lazily: imported before the baseline, as sympy is
 
     from eqlandscape.groups import group_from_name
     from eqlandscape.groups.chain import StabilizerChain  # noqa: F401  (imported before the baseline)

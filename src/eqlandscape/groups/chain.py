@@ -47,7 +47,7 @@ from eqlandscape.errors import EqlandscapeError, GroupTooLargeError, NotAHomomor
 
 CHAIN_LIMIT = 60_000_000
 """Largest number of transversal entries (``sum_b |O_b| * N``) a chain may store: 240 MB of int32 (the
-canonical transversals of ``S100`` acting on ``natural + natural^2``: 4950 rows of 10100 points)."""
+chain of ``S100`` acting on its points, ``natural^2`` and ``natural``: 4950 rows of 10200 points)."""
 
 _CONSTRUCTION_SEED = 20_240_516  # the product replacement's seed: a chain is a function of its input
 _MAX_IDLE = 256  # consecutive trivial sifts after which a claimed order is taken to be wrong
