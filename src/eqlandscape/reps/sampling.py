@@ -45,7 +45,7 @@ def random_elements(
     """Images ``rho_i(g)`` of ``count`` uniformly random elements ``g`` per model: one int64 array
     ``(K, count, size_i)`` per rep, the same ``g`` in every rep (row ``[k, j]`` of each is the image
     of element ``j`` of model ``k``; ``p = rho_i(g)`` is a permutation, ``p[x]`` the image of point ``x``,
-    and ``(rho_i(g) x)[p[x]] = x[x]`` as in docs/design.md section 3).
+    and ``(rho_i(g) v)[p[x]] = v[x]`` for a vector ``v``, as in docs/design.md section 3).
 
     ``reps``: reps of one group (a :class:`GroupMismatchError` otherwise), in any number, of groups of
     any order (``S10``, ``S50``: the group is never listed). ``seeds``: the models' seeds, an integer
@@ -54,12 +54,16 @@ def random_elements(
     (whatever ``K``) nor on which reps are asked for. ``count``: elements per model, at least 1.
 
     How to augment a batch with it (the ``augmented`` strategy, ``samples`` elements per model and
-    step; ``xt`` ``(K, n_in, B)``, ``yt`` ``(K, n_out, B)``)::
+    step; ``xt`` ``(K, n_in, B)``, ``yt`` ``(K, n_out, B)``), in place of the element indices drawn
+    today with ``model_rng.integers(seeds, f"augment/{step}", order, (samples,))``, which need the
+    group listed::
 
         p_in, p_out = random_elements([rep_in, rep_out], seeds, f"augment/{step}", samples)
-        rows_in = np.argsort(p_in, axis=-1)    # (rho(g) x)[j] = x[p^-1[j]]: (K, samples, n_in)
-        rows_out = np.argsort(p_out, axis=-1)  # (K, samples, n_out)
-        # transformed copies: xt[k, rows_in[k, j]], yt[k, rows_out[k, j]] for each model k, copy j
+        rows_in = torch.as_tensor(np.argsort(p_in, axis=-1))    # (rho(g) x)[j] = x[p^-1[j]]: (K, samples, n_in)
+        rows_out = torch.as_tensor(np.argsort(p_out, axis=-1))  # (K, samples, n_out)
+        return _transform(xt, rows_in), _transform(yt, rows_out)  # per-model rows, as train/strategies does
+
+    (copy ``j`` of model ``k`` is ``xt[k, rows_in[k, j]]`` with ``yt[k, rows_out[k, j]]``: the same ``g``.)
 
     Element ``j`` of seed ``s`` is ``c_1 * c_2 * ... * c_L`` (``(g*h)[x] = g[h[x]]``) over the levels
     of the group's stabilizer chain with base ``0, 1, ...``: level ``l`` (base point ``b_l``, orbit
