@@ -245,3 +245,17 @@ def test_figures_have_a_panel_per_epsilon_and_per_variant(comparison) -> None:
     assert [ax.get_title() for ax in shown] == ["a", "b"] and shown[0].get_xscale() == "log"
     mean = shown[0].get_lines()[0].get_ydata()
     np.testing.assert_allclose(mean, [0.125, 0.75])
+
+
+def test_strategy_terms_are_the_medians_of_the_strategys_own_columns() -> None:
+    """ACE's per-layer gamma, lambda and norms (and any strategy's extra scalar columns) end up in
+    ``strategy_terms`` as medians; ``final_loss_dropped`` is the median of ``test_loss_dropped``."""
+    config = CompareConfig(strategies=("ace", "relaxed"), students=6, steps=40, record_every=20)
+    table = compare(config).table()
+    relaxed = table[table["strategy"] == "relaxed"]
+    assert (relaxed["strategy_terms"] == "").all() and relaxed["final_loss_dropped"].isna().all()
+    alone = train(config.problem.task(0.0), config.train_config("ace")).table
+    row = table[(table["strategy"] == "ace") & (table["start_side"] == "all")].iloc[0]
+    terms = dict(item.split("=") for item in row["strategy_terms"].split(", "))
+    assert float(terms["gamma_0"]) == pytest.approx(float(f"{alone['gamma_0'].median():.3g}"))
+    assert row["final_loss_dropped"] == pytest.approx(alone["test_loss_dropped"].median())

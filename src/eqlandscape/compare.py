@@ -190,11 +190,26 @@ def free_phase(config: TrainConfig) -> float:
     return float("nan") if switch is None else float(max(config.steps - switch, 0))
 
 
+STANDARD_COLUMNS = frozenset(
+    {"seed", "strategy", "parametrization", "optimizer", "lr", "train_loss", "test_loss", "success", "converged"}
+    | {"diverged", "dead", "steps_taken", "output_rms", "dist_to_E", "equiv_error", "train_accuracy", "test_accuracy"}
+)
+"""The scalar columns every run's table has (:mod:`eqlandscape.train.results`); the others are the
+strategy's own recorded quantities (``gamma_0``, ``lambda_0``, ``v_norm_0`` for ACE, ...)."""
+TERM = "term:"
+
+
 def student_frame(result: TrainResult, side_tol: float) -> pd.DataFrame:
     """One row per student and barrier: ``seed``, ``barrier`` (its equation), ``start_side``,
-    ``end_side``, the final ``test_loss``, ``dist_to_E``, ``equiv_error``, ``success``, ``dead`` and
-    the final ``hidden_rep`` and ``relation``."""
+    ``end_side``, the final ``test_loss``, ``dist_to_E``, ``equiv_error``, ``success``, ``dead``, the
+    final ``hidden_rep`` and ``relation``, and the strategy's own final quantities (the scalar columns
+    of the run's table outside :data:`STANDARD_COLUMNS`) as ``term:<name>``."""
     t = result.table
+    terms = {
+        TERM + c: t[c].to_numpy(float)
+        for c in t.columns
+        if not c.endswith("_curve") and c not in STANDARD_COLUMNS and pd.api.types.is_numeric_dtype(t[c])
+    }
     notes = annotate(result, side_tol=side_tol)
     barriers = [b.equations[0].text for b in analyze_barriers(result.ensemble.arch).barriers]
     frames = []
@@ -213,6 +228,7 @@ def student_frame(result: TrainResult, side_tol: float) -> pd.DataFrame:
                     "dead": t["dead"].to_numpy(bool),
                     "hidden_rep": notes["hidden_rep"].to_numpy(),
                     "relation": notes["relation"].to_numpy(),
+                    **terms,
                 }
             )
         )
@@ -221,13 +237,19 @@ def student_frame(result: TrainResult, side_tol: float) -> pd.DataFrame:
 
 def summarize(students: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """Rows per ``keys`` and start side (and ``all`` sides): ``students``, ``success``, ``dead``, the
-    medians ``final_loss``, ``dist_to_E``, ``equiv_error``, and the most common final ``hidden_rep``
-    of the live students with its share ``hidden_rep_share``."""
+    medians ``final_loss``, ``dist_to_E``, ``equiv_error``, the most common final ``hidden_rep`` of the
+    live students with its share ``hidden_rep_share``, and the medians of the strategy's own
+    quantities: ``final_loss_dropped`` (the test loss with the free part dropped; NaN for strategies
+    without one) and the others as ``strategy_terms`` (``"name=value, ..."``)."""
 
     def one(rows: pd.DataFrame) -> pd.Series:
         live = rows[~rows["dead"]]
         reps = live["hidden_rep"].fillna("").astype(str).replace("", "none")
         top = reps.value_counts()
+        terms = {
+            c.removeprefix(TERM): rows[c].median() for c in rows.columns if c.startswith(TERM) and rows[c].notna().any()
+        }
+        dropped = terms.pop("test_loss_dropped", float("nan"))
         return pd.Series(
             {
                 "students": len(rows),
@@ -238,6 +260,8 @@ def summarize(students: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
                 "equiv_error": rows["equiv_error"].median(),
                 "hidden_rep": top.index[0] if len(top) else "",
                 "hidden_rep_share": top.iloc[0] / len(rows) if len(top) else 0.0,
+                "final_loss_dropped": dropped,
+                "strategy_terms": ", ".join(f"{k}={v:.3g}" for k, v in terms.items()),
             }
         )
 

@@ -218,6 +218,19 @@ def _compare(config: Any, out_dir: Path | None, json_: bool, done: Any, on_step:
             rows,
         )
     )
+    terms = table[(table["start_side"] == "all") & (table["strategy_terms"] != "")]
+    if len(terms):
+        console.print(
+            _table(
+                "the strategies' own quantities at the end, medians over all students (loss dropped: the test loss "
+                "with the free part dropped)",
+                ["epsilon", "strategy", "loss dropped", "quantities"],
+                [
+                    [f"{r.epsilon:g}", r.strategy, f"{r.final_loss_dropped:.2e}", r.strategy_terms]
+                    for r in terms.itertuples()
+                ],
+            )
+        )
     console.print(f"wrote {', '.join(files.values())}" if files else "nothing was saved; pass --out DIR")
 
 
