@@ -168,3 +168,18 @@ def test_empty_mask_and_identity() -> None:
     assert free.is_identity and free.phi is None and free.pinv is None and free.dim == 9
     a, b = make_parametrization("orbit", basis), make_parametrization("orbit", basis)
     assert a.same_as(b) and not a.same_as(make_parametrization("orthonormal", basis)) and not a.same_as(free)
+
+
+@pytest.mark.parametrize("group", GROUPS)
+def test_lazy_dense_matrices_are_the_bases_bit_for_bit(group: str) -> None:
+    """The dense ``phi`` and ``pinv`` built on first access are, bit for bit, the indicator and
+    orthonormal bases of :class:`OrbitBasis` and their pseudo-inverses ``(phi / sizes)^T``, ``phi^T``."""
+    G = group_from_name(group)
+    for basis in (equivariant_basis(regular(G), natural(G)), bias_basis(direct_sum(natural(G), trivial(G)))):
+        flat = (basis.dim, basis.numel)
+        orbit, ortho = make_parametrization("orbit", basis), make_parametrization("orthonormal", basis)
+        dense = basis.dense().reshape(flat)
+        assert np.array_equal(orbit.phi, dense) and np.array_equal(orbit.pinv, (dense / basis.sizes[:, None]).T)
+        normal = basis.orthonormal().reshape(flat)
+        assert np.array_equal(ortho.phi, normal) and np.array_equal(ortho.pinv, normal.T)
+        assert not orbit.phi.flags.writeable and orbit.pinv.flags.c_contiguous
