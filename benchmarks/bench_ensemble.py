@@ -15,15 +15,20 @@ Then (d) the time per student-step of (c) for ``K = 128`` students (the size of 
 --students 128``) on a quiet machine and under a background load the benchmark starts itself: two
 busy processes, as many as this machine has cores (target: at most 2x slower); and (e) the peak
 resident memory (``ru_maxrss``) of a fresh process that trains ``K = 100,000`` students for 200 steps on
-the demo problem with (c) (target: under 3 GiB). Prints the ratios; asserts nothing.
+the demo problem with (c) (target: under 3 GiB); (f) the time per student-step of every registered
+strategy (:func:`eqlandscape.train.strategy_names`, defaults) relative to ``constrained``, measured
+in the same run, each the best of three rounds (target: a strategy with per-model state, ``ace``,
+``ace-resilient``, ``rpp``, ``scheduled``, adds at most 30%). Prints the ratios; asserts nothing.
 
-    python benchmarks/bench_ensemble.py            # about two minutes on 2 cores
-    python benchmarks/bench_ensemble.py --quick    # fewer steps, a smoke run
+    python benchmarks/bench_ensemble.py                    # about three minutes on 2 cores
+    python benchmarks/bench_ensemble.py --quick            # fewer steps, a smoke run
+    python benchmarks/bench_ensemble.py --strategies-only  # (f) alone
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import resource
 import subprocess
 import sys
@@ -33,7 +38,7 @@ import torch
 from torch.func import functional_call, grad_and_value, stack_module_state
 
 from eqlandscape.tasks import demo_task
-from eqlandscape.train import TrainConfig, train
+from eqlandscape.train import TrainConfig, strategy_names, train
 
 LR = 0.01
 
@@ -94,6 +99,20 @@ def ensemble_trainer(task, strategy: str, students: int, steps: int) -> float:
     return (time.perf_counter() - start) / (students * steps)
 
 
+def strategies(task, students: int, steps: int) -> None:
+    """(f): every strategy's time per student-step against ``constrained``, the best of three rounds
+    (each round runs every strategy once, so that a change of the machine's load hits all alike)."""
+    names = strategy_names()
+    best = dict.fromkeys(names, math.inf)
+    for _ in range(3):
+        for name in names:
+            best[name] = min(best[name], ensemble_trainer(task, name, students, steps))
+    base = best["constrained"]
+    print(f"\n(f) every strategy, K={students}, {steps} steps, relative to constrained ({base * 1e6:.2f} us):")
+    for name in names:
+        print(f"    {name:14s} {best[name] * 1e6:8.2f} us  {best[name] / base:5.2f}x")
+
+
 def memory_child(students: int, steps: int) -> None:
     """Run in a fresh process: train ``students`` on the demo problem, print the peak RSS in bytes."""
     task = demo_task()
@@ -121,6 +140,7 @@ def _best_of_thread_settings(run, *args) -> tuple[float, int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer students and steps")
+    parser.add_argument("--strategies-only", action="store_true", help="only (f), every strategy against constrained")
     parser.add_argument("--memory-child", nargs=2, type=int, metavar=("K", "STEPS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_child:
@@ -128,6 +148,10 @@ def main() -> None:
         return
     quick = args.quick
     task = demo_task()
+    strategy_students, strategy_steps = (256, 300) if quick else (512, 2000)
+    if args.strategies_only:
+        strategies(task, strategy_students, strategy_steps)
+        return
     x, y = task.x_train.float(), task.y_train.float()
     print(f"demo problem: {task.arch}; {x.shape[0]} samples, full batch, Adam lr {LR}, float32")
     print(f"torch {torch.__version__}, {torch.get_num_threads()} intra-op threads by default")
@@ -178,6 +202,7 @@ def main() -> None:
         f"(target: under 3 GiB); {float(seconds):.1f} s, {per_step * 1e6:.2f} us/student-step, "
         f"success {float(success):.0%}"
     )
+    strategies(task, strategy_students, strategy_steps)
 
 
 if __name__ == "__main__":

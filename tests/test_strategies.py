@@ -65,6 +65,12 @@ def _group_average(arch: MLPArchitecture, t: int, W: torch.Tensor) -> torch.Tens
     return torch.einsum("gij,kjl,gml->kim", out, W, inp) / out.shape[0]
 
 
+def _split(like: list[torch.Tensor], flat: torch.Tensor) -> list[torch.Tensor]:
+    """A flat extra ``(K, N)`` as tensors shaped like ``like`` (flat order)."""
+    sizes = [t[0].numel() for t in like]
+    return [part.reshape(t.shape) for part, t in zip(flat.split(sizes, dim=1), like, strict=True)]
+
+
 def _stated_objective(name, cfg, arch, full, extra, lam, step, steps):
     """The model tensors and the extra loss ``(K,)`` of strategy ``name`` as its docs state them."""
     K = full[0].shape[0]
@@ -79,25 +85,22 @@ def _stated_objective(name, cfg, arch, full, extra, lam, step, steps):
     if name == "penalty":
         return full, sum(sq(gap(t, W)) for t, W in enumerate(full)) * (cfg.gamma / 2)
     if name in ("ace", "ace-resilient"):
-        gamma = extra["gamma"]
-        model = [
-            W + gamma[:, t // arch.per_layer].reshape(K, *[1] * (W.dim() - 1)) * extra[f"V/{t}"]
-            for t, W in enumerate(full)
-        ]
+        gamma, V = extra["gamma"], _split(full, extra["V"])
+        model = [W + gamma[:, t // arch.per_layer].reshape(K, *[1] * (W.dim() - 1)) * V[t] for t, W in enumerate(full)]
         if name == "ace":
             return model, (lam * gamma).sum(1)
         u = extra["u"]
         return model, (lam * (gamma.abs() - u)).sum(1) + cfg.rho / 2 * (u * u).sum(1)
     if name == "rpp":
-        model = [W + extra[f"free/{t}"] for t, W in enumerate(full)]
+        model = [W + f for W, f in zip(full, _split(full, extra["free"]), strict=True)]
         eq = sum(sq(W) for W in full)
-        free = sum(sq(extra[f"free/{t}"]) for t in range(len(full)))
+        free = sq(extra["free"])
         return model, cfg.prior_eq * eq + cfg.prior_free * free
     if name == "scheduled":
         T = cfg.theta_steps or steps
         th = {"constant": 1.0, "linear": 1 - step / T, "triangular": 1 - abs(2 * step / T - 1)}[cfg.theta_schedule]
         th *= cfg.theta_max
-        V = [extra[f"V/{t}"] for t in range(len(full))]
+        V = _split(full, extra["V"])
         model = [W + th * v for W, v in zip(full, V, strict=True)]
         penalty = sum(sq(gap(t, v)) * (cfg.equiv_weight / 2) + sq(v) * (cfg.norm_weight / 2) for t, v in enumerate(V))
         return model, penalty

@@ -244,6 +244,13 @@ class _Phase:
         self.anchors: list[Tensor | None] = [None] * len(params)  # the dense ones
         self.full: list[Tensor] = [like] * len(params)
         self.full_grads: list[Tensor] = [like] * len(params)
+        # when every tensor is dense (``projected``), their full tensors and gradients are views
+        # of one buffer each in flat order, like the gathered ones
+        all_dense = all(not p.is_identity and m is None for p, m in zip(params, maps, strict=True))
+        numel = sum(p.numel for p in params)
+        dense_full = like.new_empty((K, numel)) if all_dense else None
+        dense_grads = like.new_empty((K, numel)) if all_dense else None
+        dense_at = 0
         at = 0
         for t, (p, m, f, c, g) in enumerate(zip(params, maps, full, self.coords, self.grads, strict=True)):
             if p.is_identity:
@@ -254,8 +261,14 @@ class _Phase:
             anchor = p.onto(f).add_(0.0)
             if m is None:
                 self.anchors[t] = anchor
-                self.full[t] = torch.empty_like(anchor)
-                self.full_grads[t] = torch.empty_like(anchor)
+                if dense_full is not None and dense_grads is not None:
+                    span = slice(dense_at, dense_at + p.numel)
+                    self.full[t] = dense_full[:, span].view(K, *p.shape)
+                    self.full_grads[t] = dense_grads[:, span].view(K, *p.shape)
+                    dense_at += p.numel
+                else:
+                    self.full[t] = torch.empty_like(anchor)
+                    self.full_grads[t] = torch.empty_like(anchor)
                 continue
             n, d, width_t = p.numel, p.dim, m["members"].shape[1]
             self.sparse_anchor[:, at : at + n] = anchor.reshape(K, n)
@@ -273,10 +286,35 @@ class _Phase:
         self.sparse_products = like.new_empty((K, self.sparse_dim, member_width))
         self.sparse_products_flat = self.sparse_products.view(K, -1)
         self.sparse_coordinate_grads = self.grad[:, : self.sparse_dim]
+        # all full tensors (and their gradients) as one (K, N) tensor in flat order, where the
+        # layout has it: every tensor gathered, every one dense, or every one identity coordinates
+        self.full_flat: Tensor | None = None
+        self.full_grads_flat: Tensor | None = None
+        if len(sparse) == len(params):
+            self.full_flat, self.full_grads_flat = self.sparse_full, self.sparse_grads
+        elif dense_full is not None:
+            self.full_flat, self.full_grads_flat = dense_full, dense_grads
+        elif all(p.is_identity for p in params):
+            self.full_flat, self.full_grads_flat = self.theta[:, :numel], self.grad[:, :numel]
         # the model tensors the loss is evaluated at: the base tensors, or the strategy's
-        # composition of base tensors and extras (Strategy.compose) in buffers of their own
-        self.model = [torch.empty_like(f) for f in self.full] if extras else self.full
-        self.model_grads = [torch.empty_like(f) for f in self.full] if extras else self.full_grads
+        # composition W + D(extras) (Strategy.compose) in a (K, N) buffer of its own; the base
+        # tensors' gradient is the model's (dW/dW_base = I), the same buffers
+        starts = np.cumsum([0] + [p.numel for p in params]).tolist()
+
+        def flat_views(flat: Tensor) -> list[Tensor]:
+            return [flat[:, a : a + p.numel].view(K, *p.shape) for a, p in zip(starts, params, strict=False)]
+
+        # a mixed layout keeps flat copies: refresh fills full_flat, pull_back reads full_grads_flat
+        self.flat_copies = bool(extras) and self.full_flat is None
+        if self.flat_copies:
+            self.full_flat, self.full_grads_flat = like.new_empty((K, numel)), like.new_empty((K, numel))
+        self.model, self.model_grads = self.full, self.full_grads
+        self.model_flat, self.model_grads_flat = self.full_flat, self.full_grads_flat
+        if extras:
+            self.model_flat = like.new_empty((K, numel))
+            self.model = flat_views(self.model_flat)
+            if self.flat_copies:
+                self.model_grads = flat_views(self.full_grads_flat)
         self.optimizer = Optimizer(optimizer, [self.theta])
         self.previous = self.theta.clone()
         self.refresh()
@@ -297,9 +335,14 @@ class _Phase:
         for p, c, a, f in zip(self.params, self.coords, self.anchors, self.full, strict=True):
             if a is not None:
                 p.to_full(c, a, out=f)
+        if self.flat_copies:
+            torch.cat([f.reshape(f.shape[0], -1) for f in self.full], 1, out=self.full_flat)
 
     def pull_back(self) -> None:
         """The coordinate gradient of anchored coordinates from their full-space gradient."""
+        if self.flat_copies:
+            for g, flat in zip(self.full_grads, self.model_grads, strict=True):
+                g.copy_(flat)
         if self.sparse_dim:
             torch.index_select(self.sparse_grads, 1, self.sparse_members, out=self.sparse_products_flat)
             torch.sum(self.sparse_products.mul_(self.sparse_member_phi), -1, out=self.sparse_coordinate_grads)
@@ -362,7 +405,8 @@ class _Chunk:
         self.stop(step, loss)  # 4. freeze diverged and converged students, fill their records
         if self.n_active:
             self.update(step)  # 5. the optimizer's update; frozen students keep their coordinates
-            self.strategy.after_step(self.state, step, self.active)  # 6. the strategy's own step (dual ascent)
+            active = None if self.n_active == self.active.numel() else self.active
+            self.strategy.after_step(self.state, step, active)  # 6. the strategy's own step (dual ascent)
 
     def refresh(self, step: int) -> None:
         """The full tensors from the coordinates, and the model tensors (:meth:`Strategy.compose`)."""

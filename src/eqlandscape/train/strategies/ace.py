@@ -30,7 +30,7 @@ from pydantic import Field
 
 from eqlandscape.nn import MLPArchitecture
 from eqlandscape.train.config import ConstrainedKind, NonNegativeFloat, StrategyConfig
-from eqlandscape.train.strategies.base import Strategy, free_init, layer_of, register_strategy, squared_norm
+from eqlandscape.train.strategies.base import FlatLayout, Strategy, free_init, register_strategy
 
 if TYPE_CHECKING:
     from eqlandscape.train.trainer import _Phase as Phase
@@ -79,46 +79,41 @@ class Ace(Strategy):
         self.L = arch.n_layers
 
     def extras(self, phase: int) -> dict[str, tuple[int, ...]]:
-        shapes = {"gamma": (self.L,), **{f"V/{t}": s for t, s in enumerate(self.arch.shapes)}}
-        return shapes | ({"u": (self.L,)} if self.resilient else {})
+        numel = sum(int(np.prod(shape)) for shape in self.arch.shapes)
+        return {"gamma": (self.L,), "V": (numel,)} | ({"u": (self.L,)} if self.resilient else {})
 
     def init_extras(self, phase: int, full: list[Tensor]) -> dict[str, Tensor]:
         like = full[0]
         K = len(self.seeds)
+        self.layout = FlatLayout(self.arch, like)
         free = free_init(self.arch, self.seeds, "ace/V", self.config.free_init_scale, like)
         # per-model dual state: lambda (and the dual Adam moments), 0 at the start
         self.lam = like.new_zeros((K, self.L))
         self.dual_m, self.dual_v, self.dual_t = torch.zeros_like(self.lam), torch.zeros_like(self.lam), 0
-        out = {"gamma": like.new_full((K, self.L), self.config.gamma_init)}
-        out |= {f"V/{t}": v for t, v in enumerate(free)}
+        out = {
+            "gamma": like.new_full((K, self.L), self.config.gamma_init),
+            "V": torch.cat([v.reshape(K, -1) for v in free], 1),
+        }
         return out | ({"u": like.new_zeros((K, self.L))} if self.resilient else {})
 
-    def _gamma(self, s: Phase, t: int) -> Tensor:
-        """``gamma_l`` of tensor ``t``'s layer, shaped to broadcast over the tensor ``(K, 1, ...)``."""
-        g = s.extra["gamma"][:, layer_of(self.arch, t)]
-        return g.reshape(-1, *([1] * len(self.arch.shapes[t])))
-
     def compose(self, s: Phase, step: int) -> None:
-        for t, (w, out) in enumerate(zip(s.full, s.model, strict=True)):
-            torch.mul(s.extra[f"V/{t}"], self._gamma(s, t), out=out).add_(w)
+        # gamma_l of every entry's layer (K, N), kept for pull (gamma does not change in between)
+        self._gamma_entries = s.extra["gamma"].index_select(1, self.layout.layer_index)
+        torch.mul(s.extra["V"], self._gamma_entries, out=s.model_flat).add_(s.full_flat)
 
     def pull(self, s: Phase, step: int) -> None:
-        # dL/dW_eq = G, dL/dV = gamma_l G, dL/dgamma_l = sum over the layer's tensors <G, V>
-        gamma_grad = s.extra_grads["gamma"]
-        gamma_grad.zero_()
-        for t, (G, g_full) in enumerate(zip(s.model_grads, s.full_grads, strict=True)):
-            g_full.copy_(G)
-            torch.mul(G, self._gamma(s, t), out=s.extra_grads[f"V/{t}"])
-            if not self.config.gamma_fixed:
-                flat = G.reshape(G.shape[0], -1)
-                dot = torch.linalg.vecdot(flat, s.extra[f"V/{t}"].reshape(flat.shape))
-                column = gamma_grad[:, layer_of(self.arch, t)]
-                column.copy_(column + dot)
+        # dL/dW_eq = G (the trainer's), dL/dV = gamma_l G, dL/dgamma_l = <G, V> over the layer's entries
+        G = s.model_grads_flat
+        torch.mul(G, self._gamma_entries, out=s.extra_grads["V"])
+        if self.config.gamma_fixed:
+            s.extra_grads["gamma"].zero_()
+        else:
+            s.extra_grads["gamma"].copy_(self.layout.layer_sums(G * s.extra["V"]))
 
     def _violation(self, s: Phase) -> Tensor:
         """The constraint's value ``(K, L)``: ``gamma_l``, or ``|gamma_l| - u_l`` (resilient)."""
         gamma = s.extra["gamma"]
-        return gamma.abs() - s.extra["u"] if self.resilient else gamma.clone()
+        return gamma.abs() - s.extra["u"] if self.resilient else gamma
 
     def extra_loss(self, s: Phase, step: int) -> Tensor:
         lam, gamma = self.lam, s.extra["gamma"]
@@ -133,37 +128,34 @@ class Ace(Strategy):
             s.extra_grads["u"].add_((u * rho).sub_(lam))
         return value
 
-    def after_step(self, s: Phase, step: int, active: Tensor) -> None:
-        keep = active[:, None]
+    def after_step(self, s: Phase, step: int, active: Tensor | None) -> None:
+        keep = None if active is None else active[:, None]
+
+        def kept(new: Tensor, old: Tensor) -> Tensor:  # the stopped students keep their state
+            return new if keep is None else torch.where(keep, new, old)
+
         if self.resilient:  # the slacks stay non-negative (a projection of the primal step)
             u = s.extra["u"]
-            u.copy_(torch.where(keep, u.clamp(min=0.0), u))
+            u.copy_(kept(u.clamp(min=0.0), u))
         ascent = self._violation(s)
         if self.config.dual_optimizer == "adam":
             self.dual_t += 1
             b1, b2 = _BETAS
-            m = torch.where(keep, self.dual_m * b1 + ascent * (1 - b1), self.dual_m)
-            v = torch.where(keep, self.dual_v * b2 + (ascent * ascent) * (1 - b2), self.dual_v)
-            self.dual_m, self.dual_v = m, v
-            m_hat = m / (1 - b1**self.dual_t)
-            v_hat = v / (1 - b2**self.dual_t)
+            self.dual_m = kept(self.dual_m * b1 + ascent * (1 - b1), self.dual_m)
+            self.dual_v = kept(self.dual_v * b2 + (ascent * ascent) * (1 - b2), self.dual_v)
+            m_hat = self.dual_m / (1 - b1**self.dual_t)
+            v_hat = self.dual_v / (1 - b2**self.dual_t)
             ascent = m_hat / (v_hat.sqrt() + _EPS)
         new = self.lam + ascent * self.config.dual_lr
-        if self.resilient:
-            new = new.clamp(min=0.0)
-        self.lam = torch.where(keep, new, self.lam)
+        self.lam = kept(new.clamp(min=0.0) if self.resilient else new, self.lam)
 
     def curve_names(self) -> tuple[str, ...]:
         names = ["gamma", "lambda", "v_norm", "gamma_v_norm"] + (["u"] if self.resilient else [])
         return tuple(f"{n}_{layer}" for n in names for layer in range(self.L))
 
     def record(self, s: Phase, step: int) -> dict[str, Tensor]:
-        gamma = s.extra["gamma"]
-        v_sq = torch.zeros_like(gamma)
-        for t in range(len(self.arch.shapes)):
-            layer = layer_of(self.arch, t)
-            v_sq[:, layer] = v_sq[:, layer] + squared_norm(s.extra[f"V/{t}"])
-        v_norm = v_sq.sqrt()
+        gamma, V = s.extra["gamma"], s.extra["V"]
+        v_norm = self.layout.layer_sums(V * V).sqrt()
         values = {"gamma": gamma, "lambda": self.lam, "v_norm": v_norm, "gamma_v_norm": gamma.abs() * v_norm}
         if self.resilient:
             values["u"] = s.extra["u"]

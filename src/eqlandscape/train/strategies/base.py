@@ -41,6 +41,7 @@ the model axis): the per-seed determinism of :mod:`eqlandscape.train.trainer`.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -101,9 +102,9 @@ class Strategy:
         ``s.extra_grads`` in place. ``None``: no extra terms."""
         return None
 
-    def after_step(self, s: Phase, step: int, active: Tensor) -> None:
+    def after_step(self, s: Phase, step: int, active: Tensor | None) -> None:
         """After the optimizer's update of step ``step``; ``active`` (bool ``(K,)``): the students
-        still training (the others keep their state)."""
+        still training (the others keep their state), ``None`` when all are."""
 
     def lr_scale(self, step: int) -> float:
         """A factor of the learning rate at ``step``."""
@@ -163,6 +164,59 @@ def free_init(arch: MLPArchitecture, seeds: np.ndarray, stream: str, scale: floa
         values = std * model_rng.normal(seeds, f"{stream}/W{layer}", shape)
         out.append(torch.as_tensor(values, dtype=like.dtype, device=like.device).contiguous())
     return out
+
+
+class FlatLayout:
+    """All tensors of an architecture side by side in flat order, ``(K, N)`` (the trainer's
+    ``full_flat``, ``model_flat``, ``model_grads_flat``; a strategy's flat extras): the span of every
+    tensor and layer, the layer of every entry, and the projection onto ``E`` of all tensors at once
+    in gather form (a fixed order of operations per model)."""
+
+    def __init__(self, arch: MLPArchitecture, like: Tensor) -> None:
+        sizes = [int(np.prod(shape)) for shape in arch.shapes]
+        starts = np.cumsum([0, *sizes])
+        self.numel = int(starts[-1])
+        self.spans = [slice(int(a), int(b)) for a, b in itertools.pairwise(starts)]
+        self.shapes = arch.shapes
+        layers = np.repeat([layer_of(arch, t) for t in range(len(sizes))], sizes)
+        self.layer_spans = [
+            slice(int(np.flatnonzero(layers == layer)[0]), int(np.flatnonzero(layers == layer)[-1]) + 1)
+            for layer in range(arch.n_layers)
+        ]
+        self.layer_index = torch.as_tensor(layers, device=like.device)
+        # orbits of all tensors numbered together; members of each orbit padded with entry 0, weight 0
+        orbit = np.concatenate(
+            [
+                b.orbit_index.reshape(-1) + off
+                for b, off in zip(arch.bases, np.cumsum([0] + [b.dim for b in arch.bases]), strict=False)
+            ]
+        )
+        dim = int(orbit.max()) + 1 if orbit.size else 0
+        counts = np.bincount(orbit, minlength=dim)
+        width = max(int(counts.max(initial=1)), 1)
+        entries = np.argsort(orbit, kind="stable")
+        slot = np.arange(orbit.size) - np.concatenate([[0], np.cumsum(counts)[:-1]])[orbit[entries]]
+        members = np.zeros((dim, width), dtype=np.int64)
+        weights = np.zeros((dim, width))
+        members[orbit[entries], slot] = entries
+        weights[orbit[entries], slot] = 1.0 / counts[orbit[entries]]
+        self._orbit = torch.as_tensor(orbit, device=like.device)
+        self._members = torch.as_tensor(members.reshape(-1), device=like.device)
+        self._weights = torch.as_tensor(weights, dtype=like.dtype, device=like.device)
+
+    def split(self, flat: Tensor) -> list[Tensor]:
+        """Views ``(K, *shape)`` of the tensors in ``flat`` ``(K, N)``, flat order."""
+        return [flat[:, span].view(flat.shape[0], *shape) for span, shape in zip(self.spans, self.shapes, strict=True)]
+
+    def project(self, flat: Tensor) -> Tensor:
+        """``P_E`` of every tensor: each entry replaced by the mean of its orbit (a new ``(K, N)``)."""
+        gathered = flat.index_select(1, self._members).view(flat.shape[0], *self._weights.shape)
+        means = torch.sum(gathered.mul_(self._weights), -1)
+        return means.index_select(1, self._orbit)
+
+    def layer_sums(self, flat: Tensor) -> Tensor:
+        """``(K, L)``: the sum of each layer's entries of ``flat`` ``(K, N)``."""
+        return torch.stack([torch.sum(flat[:, span], -1) for span in self.layer_spans], dim=1)
 
 
 def squared_norm(t: Tensor) -> Tensor:

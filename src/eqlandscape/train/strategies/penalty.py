@@ -8,7 +8,7 @@ import torch
 from pydantic import Field
 
 from eqlandscape.train.config import NonNegativeFloat, StrategyConfig
-from eqlandscape.train.strategies.base import Strategy, register_strategy, squared_norm
+from eqlandscape.train.strategies.base import FlatLayout, Strategy, register_strategy, squared_norm
 
 if TYPE_CHECKING:
     from eqlandscape.train.trainer import _Phase as Phase
@@ -28,14 +28,15 @@ class Penalty(Strategy):
 
     config: PenaltyConfig
     has_extra_loss = True
+    layout: FlatLayout | None = None
 
     def extra_loss(self, s: Phase, step: int) -> torch.Tensor:
-        gamma = self.config.gamma
-        value = s.full[0].new_zeros(s.full[0].shape[0])
-        for basis, t, g in zip(self.arch.bases, s.full, s.full_grads, strict=True):
-            gap = t - basis.project(t)
-            value = value + squared_norm(gap)
-            # a multiply, then an add (not ``add_(..., alpha=gamma)``: a fused multiply-add in the
-            # vectorized kernel only would make a student's bits depend on its place in the tensor)
-            g.add_(gap.mul_(gamma))
-        return value * (gamma / 2)
+        W = s.full_flat  # free coordinates: the tensors themselves, in flat order
+        if self.layout is None:
+            self.layout = FlatLayout(self.arch, W)
+        gap = W - self.layout.project(W)
+        value = squared_norm(gap) * (self.config.gamma / 2)
+        # a multiply, then an add (not ``add_(..., alpha=gamma)``: a fused multiply-add in the
+        # vectorized kernel only would make a student's bits depend on its place in the tensor)
+        s.full_grads_flat.add_(gap.mul_(self.config.gamma))
+        return value

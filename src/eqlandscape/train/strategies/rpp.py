@@ -56,38 +56,30 @@ class Rpp(Strategy):
         self.phases = (arch.parametrizations(config.parametrization),)
 
     def extras(self, phase: int) -> dict[str, tuple[int, ...]]:
-        return {f"free/{t}": s for t, s in enumerate(self.arch.shapes)}
+        return {"free": (sum(int(np.prod(shape)) for shape in self.arch.shapes),)}
 
     def init_extras(self, phase: int, full: list[Tensor]) -> dict[str, Tensor]:
         free = free_init(self.arch, self.seeds, "rpp/free", self.config.free_init_scale, full[0])
-        return {f"free/{t}": v for t, v in enumerate(free)}
+        return {"free": torch.cat([v.reshape(len(self.seeds), -1) for v in free], 1)}
 
     def compose(self, s: Phase, step: int) -> None:
-        for t, (w, out) in enumerate(zip(s.full, s.model, strict=True)):
-            torch.add(w, s.extra[f"free/{t}"], out=out)
+        torch.add(s.full_flat, s.extra["free"], out=s.model_flat)
 
     def pull(self, s: Phase, step: int) -> None:
-        for t, (G, g_full) in enumerate(zip(s.model_grads, s.full_grads, strict=True)):
-            g_full.copy_(G)
-            s.extra_grads[f"free/{t}"].copy_(G)
+        s.extra_grads["free"].copy_(s.model_grads_flat)  # dL/dW_E = dL/dW_free = G
 
     def extra_loss(self, s: Phase, step: int) -> Tensor:
-        cfg = self.config
-        value = s.full[0].new_zeros(s.full[0].shape[0])
-        for t, (w, g_full) in enumerate(zip(s.full, s.full_grads, strict=True)):
-            free = s.extra[f"free/{t}"]
-            value = value + squared_norm(w) * cfg.prior_eq + squared_norm(free) * cfg.prior_free
-            g_full.add_(w * (2 * cfg.prior_eq))
-            s.extra_grads[f"free/{t}"].add_(free * (2 * cfg.prior_free))
+        cfg, W, free = self.config, s.full_flat, s.extra["free"]
+        value = squared_norm(W) * cfg.prior_eq + squared_norm(free) * cfg.prior_free
+        s.full_grads_flat.add_(W * (2 * cfg.prior_eq))
+        s.extra_grads["free"].add_(free * (2 * cfg.prior_free))
         return value
 
     def curve_names(self) -> tuple[str, ...]:
         return ("eq_norm", "free_norm")
 
     def record(self, s: Phase, step: int) -> dict[str, Tensor]:
-        eq = sum(squared_norm(w) for w in s.full)
-        free = sum(squared_norm(s.extra[f"free/{t}"]) for t in range(len(s.full)))
-        return {"eq_norm": eq.sqrt(), "free_norm": free.sqrt()}  # type: ignore[union-attr]
+        return {"eq_norm": squared_norm(s.full_flat).sqrt(), "free_norm": squared_norm(s.extra["free"]).sqrt()}
 
     def dropped(self, s: Phase) -> list[Tensor]:
         return s.full

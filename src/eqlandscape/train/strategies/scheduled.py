@@ -26,7 +26,7 @@ from pydantic import Field
 
 from eqlandscape.nn import MLPArchitecture
 from eqlandscape.train.config import ConstrainedKind, NonNegativeFloat, PositiveInt, StrategyConfig
-from eqlandscape.train.strategies.base import Strategy, free_init, register_strategy, squared_norm
+from eqlandscape.train.strategies.base import FlatLayout, Strategy, free_init, register_strategy, squared_norm
 
 if TYPE_CHECKING:
     from eqlandscape.train.trainer import _Phase as Phase
@@ -85,46 +85,34 @@ class Scheduled(Strategy):
         return theta(self.config.theta_schedule, self.config.theta_max, self.length, step)
 
     def extras(self, phase: int) -> dict[str, tuple[int, ...]]:
-        return {f"V/{t}": s for t, s in enumerate(self.arch.shapes)}
+        return {"V": (sum(int(np.prod(shape)) for shape in self.arch.shapes),)}
 
     def init_extras(self, phase: int, full: list[Tensor]) -> dict[str, Tensor]:
+        self.layout = FlatLayout(self.arch, full[0])
         free = free_init(self.arch, self.seeds, "scheduled/V", self.config.free_init_scale, full[0])
-        return {f"V/{t}": v for t, v in enumerate(free)}
+        return {"V": torch.cat([v.reshape(len(self.seeds), -1) for v in free], 1)}
 
     def compose(self, s: Phase, step: int) -> None:
-        th = self.theta(step)
-        for t, (w, out) in enumerate(zip(s.full, s.model, strict=True)):
-            torch.mul(s.extra[f"V/{t}"], th, out=out).add_(w)
+        torch.mul(s.extra["V"], self.theta(step), out=s.model_flat).add_(s.full_flat)
 
     def pull(self, s: Phase, step: int) -> None:
-        th = self.theta(step)
-        for t, (G, g_full) in enumerate(zip(s.model_grads, s.full_grads, strict=True)):
-            g_full.copy_(G)
-            torch.mul(G, th, out=s.extra_grads[f"V/{t}"])
+        torch.mul(s.model_grads_flat, self.theta(step), out=s.extra_grads["V"])  # dL/dV = theta G
 
     def extra_loss(self, s: Phase, step: int) -> Tensor:
-        cfg = self.config
-        value = s.full[0].new_zeros(s.full[0].shape[0])
-        for t, basis in enumerate(self.arch.bases):
-            V = s.extra[f"V/{t}"]
-            gap = V - basis.project(V)
-            value = value + squared_norm(gap) * (cfg.equiv_weight / 2) + squared_norm(V) * (cfg.norm_weight / 2)
-            s.extra_grads[f"V/{t}"].add_(gap.mul_(cfg.equiv_weight)).add_(V * cfg.norm_weight)
+        cfg, V = self.config, s.extra["V"]
+        gap = V - self.layout.project(V)
+        value = squared_norm(gap) * (cfg.equiv_weight / 2) + squared_norm(V) * (cfg.norm_weight / 2)
+        s.extra_grads["V"].add_(gap.mul_(cfg.equiv_weight)).add_(V * cfg.norm_weight)
         return value
 
     def curve_names(self) -> tuple[str, ...]:
         return ("theta", "v_norm", "v_equiv_error")
 
     def record(self, s: Phase, step: int) -> dict[str, Tensor]:
-        first = s.full[0]
-        v_sq = first.new_zeros(first.shape[0])
-        gap_sq = first.new_zeros(first.shape[0])
-        for t, basis in enumerate(self.arch.bases):
-            V = s.extra[f"V/{t}"]
-            v_sq = v_sq + squared_norm(V)
-            gap_sq = gap_sq + squared_norm(V - basis.project(V))
-        th = first.new_full((first.shape[0],), self.theta(step))
-        return {"theta": th, "v_norm": v_sq.sqrt(), "v_equiv_error": gap_sq.sqrt()}
+        V = s.extra["V"]
+        gap = V - self.layout.project(V)
+        th = V.new_full((V.shape[0],), self.theta(step))
+        return {"theta": th, "v_norm": squared_norm(V).sqrt(), "v_equiv_error": squared_norm(gap).sqrt()}
 
     def dropped(self, s: Phase) -> list[Tensor]:
         return s.full
