@@ -21,7 +21,12 @@
 * full-space tensors of every model at the start and at the end: ``initial_weights`` /
   ``final_weights`` (lists over layers of ``(K, n_out, n_in)``) and ``initial_biases`` /
   ``final_biases`` (``(K, n_out)``, ``None`` without biases); with ``record_weights`` also
-  ``weight_trajectories`` (flat order, each ``(K, R, *shape)``).
+  ``weight_trajectories`` (flat order, each ``(K, R, *shape)``). For a strategy with a free part
+  (``ace``, ``rpp``, ``scheduled``) the initial tensors are the equivariant part (the free part
+  comes from the seed, so that they restart the run) and the final ones the model as trained.
+* the strategy's own records (:mod:`eqlandscape.train.strategies`), final value and curve:
+  ``penalty`` (its extra loss), ``test_loss_dropped`` (the test loss without the free part) and
+  e.g. ``gamma_<l>``, ``lambda_<l>`` (ACE), described in docs/outputs.md.
 * ``ensemble``: the final models (their final parametrization), ``config`` (the
   :class:`TrainConfig`), ``task`` and ``student`` (JSON-serializable descriptions) and
   ``version`` (``eqlandscape.__version__``).

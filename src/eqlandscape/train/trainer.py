@@ -28,23 +28,32 @@ the run is restarted from the student's recorded initial weights. What makes it 
   floating point, for the ``orthonormal`` scale ``1 / sqrt(size)`` say.) Identity coordinates
   (``free``) are the tensor itself and need no anchor.
 
-One step, for every student of a chunk (:meth:`_Chunk.step`, in this order):
+One step, for every student of a chunk (:meth:`_Chunk.step`, in this order). Every chunk has its
+own strategy object (:mod:`eqlandscape.train.strategies.base`), built from the chunk's seeds, which
+holds the chunk's per-model strategy state (dual variables); the strategy's own trained
+coordinates (its *extras*, e.g. ACE's ``gamma_l`` and ``V``) sit in the chunk's coordinate tensor
+after the base ones, and the model the loss sees is ``W + D(extras)`` (:meth:`Strategy.compose`).
 
-1. phase switch (:meth:`_Chunk.switch_phase`): at a step of ``strategy.switch_steps`` the full
-   tensors become the anchors of the next phase's coordinates (the same function) and the
-   optimizer restarts;
-2. full tensors ``W = A + phi(d)`` (:meth:`_Phase.refresh`); the strategy's batch; the MSE loss and
-   its gradient in the full space by hand-written backpropagation
-   (:class:`~eqlandscape.nn.functional.Backprop`); pulled back to the coordinates
-   (:meth:`_Phase.pull_back`); the strategy's extra term (:meth:`_Chunk.loss_and_grads`);
-3. record (:meth:`_Chunk.record`) at steps ``0, r, 2r, ...`` and the last step: the metrics of ``W``
-   and of this gradient, for the students still training;
+1. phase switch (:meth:`_Chunk.switch_phase`): at a step of ``strategy.switch_steps`` the model
+   tensors become the anchors of the next phase's coordinates (the same function); the optimizer
+   state restarts or carries over (:meth:`Strategy.carry`);
+2. full tensors ``W = A + phi(d)`` (:meth:`_Phase.refresh`) and the model tensors
+   (:meth:`Strategy.compose`); the strategy's batch; the task's loss and its gradient at the model
+   tensors by hand-written backpropagation (:class:`~eqlandscape.nn.functional.Backprop`), which is
+   the base tensors' gradient as well; the extras' gradients (:meth:`Strategy.pull`); the
+   strategy's extra loss, its value and gradient (:meth:`Strategy.extra_loss`); all pulled back to
+   the coordinates (:meth:`_Phase.pull_back`) (:meth:`_Chunk.loss_and_grads`);
+3. record (:meth:`_Chunk.record`) at steps ``0, r, 2r, ...`` and the last step: the metrics of the
+   model tensors and of this gradient, the extra loss and the strategy's own curves, for the
+   students still training;
 4. stop (:meth:`_Chunk.stop`): a student whose loss is NaN/inf is flagged ``diverged`` and frozen
    at its last finite coordinates (an update that made the coordinates non-finite is undone); one
    whose batch loss is at most ``loss_tol`` is flagged ``converged`` and frozen. A frozen student's
    remaining record columns get its state at this step;
-5. update (:meth:`_Chunk.update`): the optimizer updates every student; the frozen ones are put
-   back to their coordinates.
+5. update (:meth:`_Chunk.update`): the optimizer updates every student, the learning rate times
+   :meth:`Strategy.lr_scale`; the frozen ones are put back to their coordinates;
+6. the strategy's after-step hook (:meth:`Strategy.after_step`: ACE's dual ascent) for the
+   students still training.
 
 The students are split into chunks (:func:`_chunk_size`: as many as keep the activations in the
 CPU cache, and enough chunks for the workers) trained one after the other or concurrently
