@@ -38,7 +38,7 @@ from eqlandscape import __version__
 from eqlandscape.errors import ConfigError
 from eqlandscape.groups import group_from_name
 from eqlandscape.nn import EquivariantMLP, MLPArchitecture
-from eqlandscape.reps import parse_rep
+from eqlandscape.reps import PermRep, parse_rep
 from eqlandscape.symmetry import analyze_barriers
 from eqlandscape.symmetry.annotate import annotate
 from eqlandscape.tasks import TeacherStudentTask, plane_teacher, teacher_student
@@ -72,7 +72,8 @@ class ProblemConfig(Config):
     label_noise: float = Field(0.0, ge=0, allow_inf_nan=False)
     noise_seed: int = Field(0, ge=0)
 
-    def reps_of(self) -> tuple:
+    def reps_of(self) -> tuple[PermRep, ...]:
+        """The layer reps parsed from ``reps`` over ``group``."""
         G = group_from_name(self.group)
         parts = [p.strip() for p in self.reps.split("->")]
         if len(parts) < 2 or not all(parts):
