@@ -448,3 +448,49 @@ def test_cli_options_come_from_the_config_schema(capsys) -> None:
     options = {"teacher_seed": 0, "n_train": 512, "n_test": 512, "noise": 0.0}
     result = run_training("S3", "natural -> natural -> trivial", None, config, activation="relu", bias=True, **options)
     np.testing.assert_allclose([s["gamma_1"] for s in payload["students"]], result.table["gamma_1"], rtol=1e-9)
+
+
+# ---------------------------------------------------------------------- population (expected loss)
+@pytest.fixture(scope="module")
+def population():
+    return teacher_student(demo_task().teacher, 64, 64, seed=0, population=True)
+
+
+@pytest.mark.parametrize("strategy", ["constrained", "free", {"name": "ace", "dual_lr": 0.1}])
+def test_a_population_task_trains_on_its_expected_loss(population, strategy) -> None:
+    """One SGD step moves the model tensors by ``-lr`` times autograd's gradient of
+    ``task.expected_loss`` (free coordinates: the tensors themselves); a student's numbers do not
+    depend on the others (alone and in a run of 16, bit for bit)."""
+    lr = 0.05
+    config = _config(strategy=strategy, optimizer={"name": "sgd", "lr": lr}, steps=1, record_weights=True)
+    result = train(population, config)
+    if strategy == "free":
+        start = [torch.tensor(w[:, 0], requires_grad=True) for w in result.weight_trajectories]
+        grads = torch.autograd.grad(population.expected_loss(start).sum(), start)
+        for t, (w, g) in enumerate(zip(start, grads, strict=True)):
+            np.testing.assert_allclose(
+                result.weight_trajectories[t][:, 1], (w - lr * g).detach(), rtol=1e-12, atol=1e-15
+            )
+    many = train(population, config.model_copy(update={"n_models": 16, "steps": 20}))
+    few = train(population, config.model_copy(update={"n_models": 4, "steps": 20}))
+    for a, b in zip(few.final_weights, many.final_weights, strict=True):
+        _same(a, b[:4], "alone and in a larger run")
+
+
+@pytest.mark.parametrize(
+    ("extra", "needle"),
+    [
+        (["--population"], "biases"),  # the default random teacher has biases
+        (["--population", "--task", "digits"], "--population applies to --task teacher"),
+    ],
+)
+def test_cli_population_refuses_what_it_does_not_cover(capsys, extra, needle) -> None:
+    assert main(["train", "S3", "--students", "2", "--steps", "2", *extra]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and needle in err[0]
+
+
+def test_cli_population_flag(capsys) -> None:
+    argv = ["train", "S3", "--teacher-weights", "plane", "--no-bias", "--population", "--students", "3"]
+    assert main([*argv, "--steps", "5", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["task"]["population"] is True

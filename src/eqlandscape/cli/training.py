@@ -191,6 +191,14 @@ def train_command(
     n_train: Annotated[int | None, typer.Option(help="teacher: training samples [512].")] = None,
     n_test: Annotated[int | None, typer.Option(help="teacher: test samples [512].")] = None,
     noise: Annotated[float | None, typer.Option(help="teacher: label noise (standard deviation) [0.0].")] = None,
+    population: Annotated[
+        bool,
+        typer.Option(
+            "--population",
+            help="teacher: train on the expected loss over Gaussian inputs (closed form; one-hidden-layer "
+            "ReLU teacher and student without biases), not the train set.",
+        ),
+    ] = False,
     dtype: Annotated[str, typer.Option(help="float32 or float64.")] = "float32",
     device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
     out: Annotated[str | None, typer.Option(help="Directory for students.csv and summary.json.")] = None,
@@ -226,6 +234,8 @@ def train_command(
         "noise": noise,
     }
     data_only = {"count": count, "train_fraction": train_fraction}
+    if population and task != "teacher":
+        raise ConfigError(f"--population applies to --task teacher, not --task {task}")
     wrong = teacher_only if task != "teacher" else data_only
     for name, value in wrong.items():
         if value is not None:
@@ -259,6 +269,7 @@ def train_command(
             "teacher_weights": teacher_weights,
             "teacher_a": 1.0 if teacher_a is None else teacher_a,
             "teacher_b": -0.2 if teacher_b is None else teacher_b,
+            "population": population,
         }
     )
     with TrainingBar.for_stdout(quiet_ or json_) as bar:

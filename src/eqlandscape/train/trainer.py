@@ -39,8 +39,10 @@ after the base ones, and the model the loss sees is ``W + D(extras)`` (:meth:`St
    state restarts or carries over (:meth:`Strategy.carry`);
 2. full tensors ``W = A + phi(d)`` (:meth:`_Phase.refresh`) and the model tensors
    (:meth:`Strategy.compose`); the strategy's batch; the task's loss and its gradient at the model
-   tensors by hand-written backpropagation (:class:`~eqlandscape.nn.functional.Backprop`), which is
-   the base tensors' gradient as well; the extras' gradients (:meth:`Strategy.pull`); the
+   tensors by hand-written backpropagation (:class:`~eqlandscape.nn.functional.Backprop`), or for a
+   teacher-student task with ``population=True`` its expected loss over the inputs and the
+   gradient by autograd (:meth:`~eqlandscape.tasks.TeacherStudentTask.expected_loss`, closed form,
+   per student); this is the base tensors' gradient as well; the extras' gradients (:meth:`Strategy.pull`); the
    strategy's extra loss, its value and gradient (:meth:`Strategy.extra_loss`); all pulled back to
    the coordinates (:meth:`_Phase.pull_back`) (:meth:`_Chunk.loss_and_grads`);
 3. record (:meth:`_Chunk.record`) at steps ``0, r, 2r, ...`` and the last step: the metrics of the
@@ -153,6 +155,7 @@ class _Run:
     probe: EquivarianceProbe
     record_steps: np.ndarray
     progress: _Progress
+    population: TeacherStudentTask | None = None  # a task whose training loss is its expected loss
 
 
 class _Batches:
@@ -447,15 +450,18 @@ class _Chunk:
         """The batch loss ``(K,)`` at the full tensors and the gradient of the objective in
         coordinates (into ``state.grad``)."""
         state, strategy = self.state, self.strategy
-        xt, yt = strategy.batch(*self.batches(step), step)
-        key = (self.phase, xt.shape[-1])
-        backprop = self._backprop.get(key)
-        if backprop is None:
-            arch = self.run.arch
-            (weights, biases), (grad_w, grad_b) = arch.split(state.model), arch.split(state.model_grads)
-            backprop = Backprop(weights, biases, grad_w, grad_b, arch.activation, xt.shape[-1], self.run.loss)
-            self._backprop = {key: backprop}  # the one of an earlier phase is done with
-        loss = backprop(xt, yt)
+        if self.run.population is not None:
+            loss = _expected_loss_and_grads(self.run.population, state.model, state.model_grads)
+        else:
+            xt, yt = strategy.batch(*self.batches(step), step)
+            key = (self.phase, xt.shape[-1])
+            backprop = self._backprop.get(key)
+            if backprop is None:
+                arch = self.run.arch
+                (weights, biases), (grad_w, grad_b) = arch.split(state.model), arch.split(state.model_grads)
+                backprop = Backprop(weights, biases, grad_w, grad_b, arch.activation, xt.shape[-1], self.run.loss)
+                self._backprop = {key: backprop}  # the one of an earlier phase is done with
+            loss = backprop(xt, yt)
         if state.extra:
             strategy.pull(state, step)  # the gradients at the base tensors and the extras
         self.penalty = strategy.extra_loss(state, step)  # adds its gradient in the full space
@@ -570,6 +576,18 @@ class _Chunk:
         self._backprop.clear()
 
 
+def _expected_loss_and_grads(task: TeacherStudentTask, model: list[Tensor], grads: list[Tensor]) -> Tensor:
+    """The expected loss ``(K,)`` of the model tensors over the task's input distribution
+    (:meth:`~eqlandscape.tasks.TeacherStudentTask.expected_loss`, closed form, each student from
+    its own entries) and its gradient by autograd, written into ``grads``."""
+    with torch.enable_grad():
+        leaves = [t.detach().requires_grad_() for t in model]
+        loss = task.expected_loss(leaves)
+        for g, out in zip(torch.autograd.grad(loss.sum(), leaves), grads, strict=True):
+            out.copy_(g)
+    return loss.detach()
+
+
 def _canonical_nan(array: np.ndarray) -> np.ndarray:
     """``array`` with every NaN the canonical one. The bits of a NaN depend on the kernel's path:
     ``torch.maximum`` gives an all-ones NaN in its vectorized body and the canonical NaN in its
@@ -589,7 +607,9 @@ def train(
     :class:`~eqlandscape.tasks.Task`: its ``loss`` is the training loss and the recorded one) with
     ``config.strategy``; return a :class:`TrainResult`. The student defaults to the teacher's
     architecture for a :class:`~eqlandscape.tasks.TeacherStudentTask` and must be given for other
-    tasks; its input and output reps must be the task's. ``progress`` (optional) receives a
+    tasks; its input and output reps must be the task's. A :class:`~eqlandscape.tasks.TeacherStudentTask`
+    with ``population=True`` is trained on its expected loss (the gradient by autograd of
+    ``task.expected_loss``; the recorded ``train_loss`` stays the train set's). ``progress`` (optional) receives a
     :class:`TrainProgress` a few times a second, from the training threads.
 
     ``initial`` (full tensors in flat order, each ``(K, *shape)``) replaces the seeded initialization;
@@ -681,7 +701,10 @@ def _prepare(
         probe=EquivarianceProbe(arch, dtype, device),
         record_steps=np.unique(np.append(np.arange(0, config.steps, config.record_every), config.steps)),
         progress=_Progress(progress, K, config.steps),
+        population=task if isinstance(task, TeacherStudentTask) and task.population else None,
     )
+    if run.population is not None:  # an unsupported student or teacher fails here, naming what
+        run.population.expected_loss([t[:1] for t in run.initial])
     R = run.record_steps.size
     curves = (CURVES if task.loss == "mse" else CURVES + ACCURACY_CURVES) + run.strategy_curves
     out: dict[str, np.ndarray] = {name: np.zeros((K, R)) for name in curves}
