@@ -23,7 +23,16 @@ with them the order of the sums, change with the shapes (``K`` included; measure
 weight gradient is the products ``delta * h[j]`` summed over the sample axis. The elementwise
 operations broadcast a per-model or a per-sample operand, so PyTorch runs them row by row (one
 row: one model, one unit, all samples), every row alike; a sum over the last axis takes an order
-that depends on the row's length alone. Two things are left to the caller:
+that depends on the row's length alone.
+
+A layer with at least :data:`BLAS_ENTRIES` weight entries (``o * i``: a hidden layer of
+``32*natural^2`` of ``S_10``, say) is too large for elementwise products (each model's products
+would pass ``o * i * B`` entries through memory): its products go to BLAS, **one model at a time**,
+``torch.mm`` of that model's matrices, whose shapes and strides are the same for every model, at
+an address on a 64-byte boundary (an operand elsewhere is first copied to a buffer with the same
+strides that is: measured, ``mm`` in float64 gives other bits for operands off a 16-byte
+boundary). Which path a layer takes depends on its shape alone, never on ``K``. Two things are left
+to the caller:
 
 * tensors laid out with the model axis first (contiguous): the path of a reduction depends on the
   strides (a sum over rows whose stride is not 1 groups the rows by four, and a model's result
@@ -114,6 +123,15 @@ class Workspace:
             self._buffers[name] = t
         return t
 
+    def get_strided(self, name: str, like: Tensor) -> Tensor:
+        """A buffer with ``like``'s shape, strides, dtype and device, starting on a 64-byte boundary
+        (where the allocator puts every fresh tensor)."""
+        t = self._buffers.get(name)
+        if t is None or t.shape != like.shape or t.stride() != like.stride() or t.dtype != like.dtype:
+            t = torch.empty_strided(like.shape, like.stride(), dtype=like.dtype, device=like.device)
+            self._buffers[name] = t
+        return t
+
 
 def _buffer(ws: Workspace | None, name: str, shape: tuple[int, ...], like: Tensor) -> Tensor | None:
     return None if ws is None else ws.get(name, shape, like)
@@ -160,6 +178,43 @@ def _affine(columns: tuple[Tensor, ...], b: Tensor | None, rows: tuple[Tensor, .
     return out
 
 
+BLAS_ENTRIES = 1 << 16
+"""A layer with at least this many weight entries (``o * i``) multiplies by BLAS, one model at a
+time (the module docstring); below, by elementwise operations. The per-model Python loop costs a
+few microseconds a model, negligible beside such a layer's products."""
+_BOUNDARY = 64  # bytes: where every fresh tensor starts
+
+
+def by_blas(W: Tensor) -> bool:
+    """Whether the layer with weights ``W (K, o, i)`` multiplies by per-model BLAS calls."""
+    return W.shape[1] * W.shape[2] >= BLAS_ENTRIES
+
+
+def _on_boundary(t: Tensor, ws: Workspace, name: str) -> Tensor:
+    """``t`` itself if its data start on a 64-byte boundary, else a copy with the same strides that does."""
+    if t.data_ptr() % _BOUNDARY == 0:
+        return t
+    return ws.get_strided(name, t).copy_(t)
+
+
+def _model_mm(a: Tensor, b: Tensor, out: Tensor, ws: Workspace) -> None:
+    """``out = a @ b`` for one model's matrices by ``torch.mm``, every operand on a 64-byte boundary."""
+    a, b = _on_boundary(a, ws, "mm_a"), _on_boundary(b, ws, "mm_b")
+    if out.data_ptr() % _BOUNDARY == 0 and out.is_contiguous():
+        torch.mm(a, b, out=out)
+    else:
+        out.copy_(torch.mm(a, b, out=ws.get("mm_out", tuple(out.shape), out)))
+
+
+def _affine_blas(W: Tensor, b: Tensor | None, h: Tensor, out: Tensor, ws: Workspace) -> Tensor:
+    """``out = W @ h + b`` per model by :func:`_model_mm` (``h``: ``(i, B)`` shared or ``(K, i, B)``)."""
+    for k in range(W.shape[0]):
+        _model_mm(W[k], h if h.dim() == 2 else h[k], out[k], ws)
+    if b is not None:
+        out.add_(b)
+    return out
+
+
 _PRODUCT_WIDTH = 8
 """A weight gradient forms the products of all inputs at once (one multiply, one sum) up to this
 many inputs, and one input at a time (two operations per input, a smaller buffer) above."""
@@ -196,7 +251,10 @@ def forward_t(
             out = _buffer(workspace, f"z{layer}", shape, W)
             out = W.new_empty(shape) if out is None else out
         b = None if biases is None else biases[layer].unsqueeze(-1)
-        z = _affine(_columns(W), b, _input_rows(h), out)
+        if by_blas(W):
+            z = _affine_blas(W, b, h, out, Workspace() if workspace is None else workspace)
+        else:
+            z = _affine(_columns(W), b, _input_rows(h), out)
         zs.append(z)
         if layer < last:
             h = act.forward(z, _buffer(workspace, f"h{layer}", shape, W))
@@ -405,6 +463,9 @@ class Backprop:
         K, B = weights[0].shape[0], samples
         widths = [W.shape[2] for W in weights] + [weights[-1].shape[1]]
         like = weights[0]
+        self.weights = weights
+        self.blas = [by_blas(W) for W in weights]  # layers multiplied by per-model BLAS calls
+        self.mm_workspace = Workspace()
         self.columns = [_columns(W) for W in weights]
         self.rows_t = [W.unsqueeze(-1).unbind(1) for W in weights]
         self.bias_columns = None if biases is None else [b.unsqueeze(-1) for b in biases]
@@ -422,7 +483,7 @@ class Backprop:
         sizes = [0, 0]
         for layer in range(L):
             o, i = widths[layer + 1], widths[layer]
-            products = K * o * B * (i if self.all_inputs[layer] else 1)
+            products = 0 if self.blas[layer] else K * o * B * (i if self.all_inputs[layer] else 1)
             sizes[layer % 2] = max(sizes[layer % 2], products, K * i * B if layer else 0)
         sizes[(L - 1) % 2] = max(sizes[(L - 1) % 2], K * widths[-1] * B)  # the squares of the loss
         arenas = [like.new_empty(n) for n in sizes]
@@ -432,7 +493,7 @@ class Backprop:
         self.products = []
         for layer in range(L):
             o, i = widths[layer + 1], widths[layer]
-            shape = (K, o, i, B) if self.all_inputs[layer] else (K, o, B)
+            shape = (0,) if self.blas[layer] else (K, o, i, B) if self.all_inputs[layer] else (K, o, B)
             self.products.append(arenas[layer % 2][: math.prod(shape)].view(shape))
         # deltas[l]: the gradient with respect to z[l]; the last is the output buffer (the residual
         # is computed in place), deltas[l - 1] shares layer l's buffer
@@ -451,11 +512,14 @@ class Backprop:
         if xt is not self._xt:
             self._xt, self._x_rows = xt, _input_rows(xt)
             self._x_products = xt if xt.dim() == 2 else xt.unsqueeze(1)
-        act, L = self.act, len(self.z)
+        act, L, ws = self.act, len(self.z), self.mm_workspace
         rows = self._x_rows
         for layer in range(L):
             b = None if self.bias_columns is None else self.bias_columns[layer]
-            z = _affine(self.columns[layer], b, rows, self.z[layer])
+            if self.blas[layer]:
+                z = _affine_blas(self.weights[layer], b, self._input(layer), self.z[layer], ws)
+            else:
+                z = _affine(self.columns[layer], b, rows, self.z[layer])
             if layer < L - 1:
                 act.forward(z, self.h[layer])
                 rows = self.h_rows[layer]
@@ -467,7 +531,11 @@ class Backprop:
         for layer in range(L - 1, -1, -1):
             delta = self.deltas[layer]
             products = self.products[layer]
-            if self.all_inputs[layer]:
+            if self.blas[layer]:
+                inputs, W, grad_w = self._input(layer), self.weights[layer], self.grad_w[layer]
+                for k in range(delta.shape[0]):
+                    _model_mm(delta[k], (inputs if inputs.dim() == 2 else inputs[k]).t(), grad_w[k], ws)
+            elif self.all_inputs[layer]:
                 inputs = self._x_products if layer == 0 else self.h_products[layer - 1]
                 torch.sum(torch.mul(self.delta_products[layer], inputs, out=products), -1, out=self.grad_w[layer])
             else:
@@ -478,12 +546,21 @@ class Backprop:
                 torch.sum(delta, -1, out=self.grad_b[layer])
             if layer > 0:
                 below = self.deltas[layer - 1]
-                rows_t, deltas = self.rows_t[layer], self.delta_rows[layer]
-                torch.mul(rows_t[0], deltas[0], out=below)
-                for row, d in zip(rows_t[1:], deltas[1:], strict=True):
-                    below.addcmul_(row, d)
+                if self.blas[layer]:
+                    W = self.weights[layer]
+                    for k in range(delta.shape[0]):
+                        _model_mm(W[k].t(), delta[k], below[k], ws)
+                else:
+                    rows_t, deltas = self.rows_t[layer], self.delta_rows[layer]
+                    torch.mul(rows_t[0], deltas[0], out=below)
+                    for row, d in zip(rows_t[1:], deltas[1:], strict=True):
+                        below.addcmul_(row, d)
                 act.backward_(below, self.z[layer - 1], self.h[layer - 1])
         return loss
+
+    def _input(self, layer: int) -> Tensor:
+        """The input of ``layer``: the batch (``(n_0, B)`` or ``(K, n_0, B)``) or ``h[layer - 1]``."""
+        return self._xt if layer == 0 else self.h[layer - 1]  # type: ignore[return-value]
 
 
 def loss_and_grad_t(
