@@ -14,15 +14,15 @@ the model axis first, created from the seeds. What the trainer reads, for every 
   order) in each phase; phase ``p + 1`` from step ``switch_steps[p]`` on. The *base* tensors ``W``
   of a phase are ``A + phi(d)`` with trained coordinates ``d`` (docs/design.md section 4).
 * :meth:`Strategy.extras`: the strategy's own trained coordinates in a phase (name -> per-model
-  shape, e.g. a free ``V`` per tensor and one ``gamma`` per layer), initialized by
+  shape, e.g. ACE's free part ``V`` of all tensors in flat order and one ``gamma`` per layer), initialized by
   :meth:`Strategy.init_extras` from the seeds. They are trained by the run's optimizer with the
   base coordinates (one ``(K, D)`` coordinate tensor).
-* :meth:`Strategy.compose`: the *model* tensors that the loss is evaluated at, a function of the
-  base tensors and the extra coordinates (possibly nonlinear: ACE's ``W + gamma_l V``); the model
-  tensors are the base tensors themselves when the phase has no extras.
-* :meth:`Strategy.pull`: from the loss gradient at the model tensors, the gradients at the base
-  tensors and at the extra coordinates (the chain rule through :meth:`compose`; it reads the
-  coordinates).
+* :meth:`Strategy.compose`: the *model* tensors that the loss is evaluated at, the base tensors
+  plus a free part that is any function of the extra coordinates (nonlinear: ACE's
+  ``W + gamma_l V``); the model tensors are the base tensors themselves when the phase has no
+  extras. Since ``dmodel/dW = I``, the loss gradient at the model is the base tensors' gradient.
+* :meth:`Strategy.pull`: from the loss gradient at the model tensors, the gradients of the extra
+  coordinates (the chain rule through :meth:`compose`; it reads the coordinates).
 * :meth:`Strategy.extra_loss`: the value ``(K,)`` of the strategy's extra loss terms, adding their
   gradient to the base tensors' and extras' gradients; the value is recorded (curve ``penalty``).
 * :meth:`Strategy.after_step`: after the optimizer's update (dual ascent), for the students still
@@ -87,10 +87,12 @@ class Strategy:
         return {}
 
     def compose(self, s: Phase, step: int) -> None:
-        """Write the model tensors ``s.model`` from ``s.full`` and ``s.extra`` (phases with extras)."""
+        """Write the model tensors (``s.model_flat``, ``(K, N)`` in flat order; ``s.model`` are its
+        views) from the base tensors (``s.full_flat``) and ``s.extra`` (phases with extras)."""
 
     def pull(self, s: Phase, step: int) -> None:
-        """From ``s.model_grads``, write ``s.full_grads`` and ``s.extra_grads`` (phases with extras)."""
+        """From the loss gradient ``s.model_grads_flat`` (``(K, N)``, also the base tensors'), write
+        ``s.extra_grads`` (phases with extras)."""
 
     # ------------------------------------------------------------------ objective and state
     def batch(self, xt: Tensor, yt: Tensor, step: int) -> tuple[Tensor, Tensor]:
@@ -98,8 +100,8 @@ class Strategy:
         return xt, yt
 
     def extra_loss(self, s: Phase, step: int) -> Tensor | None:
-        """The extra loss terms' value ``(K,)``; adds their gradient to ``s.full_grads`` and
-        ``s.extra_grads`` in place. ``None``: no extra terms."""
+        """The extra loss terms' value ``(K,)``; adds their gradient to the base tensors' gradient
+        (``s.full_grads_flat``, ``(K, N)``) and to ``s.extra_grads`` in place. ``None``: no extra terms."""
         return None
 
     def after_step(self, s: Phase, step: int, active: Tensor | None) -> None:
