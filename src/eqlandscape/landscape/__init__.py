@@ -84,6 +84,16 @@ from eqlandscape.landscape.spectrum import (
     lanczos_tridiagonal,
     spectral_density,
 )
+from eqlandscape.landscape.stability import (
+    SPACES,
+    Stability,
+    StationaryPoint,
+    escape_run,
+    free_hessian,
+    require_in_E,
+    stability,
+    subspace_basis,
+)
 
 
 def __getattr__(name: str) -> Any:
@@ -96,6 +106,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "LOSSES",
+    "SPACES",
     "VERDICTS",
     "Criterion",
     "CriticalPoint",
@@ -104,6 +115,8 @@ __all__ = [
     "Objective",
     "Refinement",
     "SpectralDensity",
+    "Stability",
+    "StationaryPoint",
     "arccos_kernel",
     "augment",
     "augmented_hessian",
@@ -116,10 +129,12 @@ __all__ = [
     "coordinate_matrix",
     "critical_points",
     "deduplicate",
+    "escape_run",
     "extreme_eigenvalues",
     "filter_normalized_directions",
     "flatten",
     "forward",
+    "free_hessian",
     "full_weights",
     "hessian",
     "hessian_operator",
@@ -140,8 +155,11 @@ __all__ = [
     "population_hessian",
     "population_loss",
     "refine",
+    "require_in_E",
     "restrict",
     "spectral_density",
+    "stability",
+    "subspace_basis",
     "tensor_names",
     "unflatten",
 ]

@@ -227,12 +227,14 @@ def search(
     population: bool = False,
     tol: float = 1e-8,
     grad_tol: float = 1e-10,
+    dedup_tol: float = 1e-6,
 ) -> list[StationaryPoint]:
     """The stationary points of constrained training on each teacher-student ``task`` and their
     :func:`stability`: ``starts`` constrained students (orthonormal coordinates of ``E``, SGD with ``lr``
     for ``steps`` steps, seeds ``seed ..``) on the train set closed under ``G`` (so that the augmented
     risk is the loss itself and critical points in ``E`` are critical for the free loss), refined within
-    ``E`` to gradient norm ``grad_tol`` and deduplicated (modulo ReLU rescalings); with ``population`` the
+    ``E`` to gradient norm ``grad_tol`` and deduplicated (relative tolerance ``dedup_tol``, modulo ReLU
+    rescalings, :func:`~eqlandscape.landscape.critical.deduplicate`); with ``population`` the
     refinement and the Hessians are of the task's expected loss
     (:meth:`~eqlandscape.tasks.TeacherStudentTask.expected_loss`). Points that did not converge are left
     out. :attr:`StationaryPoint.symmetry_breaking` marks those stable for constrained training and
@@ -261,7 +263,7 @@ def search(
             arch, ensemble.coords, x, y, params=ensemble.params, tol=grad_tol, eig_tol=tol, objective=objective
         )
         problem = {k: v for k, v in task.describe().items() if k != "teacher_tensors"}
-        for report, count in deduplicate([r for r in reports if r.converged], 1e-6, arch=arch):
+        for report, count in deduplicate([r for r in reports if r.converged], dedup_tol, arch=arch):
             verdict = stability(arch, report.weights, x, y, objective=objective, tol=tol)
             found.append(StationaryPoint(problem, report.loss, report.sides, count, report.weights, verdict))
     return found
