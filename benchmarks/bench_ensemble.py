@@ -17,10 +17,10 @@ busy processes, as many as this machine has cores (target: at most 2x slower); a
 resident memory (``ru_maxrss``) of a fresh process that trains ``K = 100,000`` students for 200 steps on
 the demo problem with (c) (target: under 3 GiB); (f) the time per student-step of every registered
 strategy (:func:`eqlandscape.train.strategy_names`, defaults) relative to ``constrained``, measured
-in the same run, each the best of three rounds (target: a strategy with per-model state, ``ace``,
+in the same run, each the best of five rounds (target: a strategy with per-model state, ``ace``,
 ``ace-resilient``, ``rpp``, ``scheduled``, adds at most 30%). Prints the ratios; asserts nothing.
 
-    python benchmarks/bench_ensemble.py                    # about three minutes on 2 cores
+    python benchmarks/bench_ensemble.py                    # about six minutes on 2 cores
     python benchmarks/bench_ensemble.py --quick            # fewer steps, a smoke run
     python benchmarks/bench_ensemble.py --strategies-only  # (f) alone
 """
@@ -100,11 +100,11 @@ def ensemble_trainer(task, strategy: str, students: int, steps: int) -> float:
 
 
 def strategies(task, students: int, steps: int) -> None:
-    """(f): every strategy's time per student-step against ``constrained``, the best of three rounds
+    """(f): every strategy's time per student-step against ``constrained``, the best of five rounds
     (each round runs every strategy once, so that a change of the machine's load hits all alike)."""
     names = strategy_names()
     best = dict.fromkeys(names, math.inf)
-    for _ in range(3):
+    for _ in range(5):
         for name in names:
             best[name] = min(best[name], ensemble_trainer(task, name, students, steps))
     base = best["constrained"]
@@ -148,7 +148,7 @@ def main() -> None:
         return
     quick = args.quick
     task = demo_task()
-    strategy_students, strategy_steps = (256, 300) if quick else (512, 2000)
+    strategy_students, strategy_steps = (256, 300) if quick else (512, 1000)
     if args.strategies_only:
         strategies(task, strategy_students, strategy_steps)
         return
