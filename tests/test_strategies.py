@@ -419,10 +419,10 @@ def test_bad_strategy_options_name_the_value(strategy, match) -> None:
 @pytest.mark.parametrize(
     ("extra", "needle"),
     [
-        (["--strategy", "ace", "--dual-lr", "-1"], "dual_lr='-1'"),
+        (["--strategy", "ace", "--dual-lr", "-1"], "dual_lr=-1.0"),
         (["--strategy", "ace", "--rho", "2"], "--rho 2 does not apply to --strategy ace"),
         (["--strategy", "scheduled", "--theta-schedule", "cosine"], "'cosine'"),
-        (["--strategy", "rpp", "--prior-free", "-1"], "prior_free='-1'"),
+        (["--strategy", "rpp", "--prior-free", "-1"], "prior_free=-1.0"),
         (["--strategy", "relaxed", "--optimizer-state", "reset"], "'reset'"),
     ],
 )
