@@ -494,3 +494,20 @@ def test_cli_population_flag(capsys) -> None:
     argv = ["train", "S3", "--teacher-weights", "plane", "--no-bias", "--population", "--students", "3"]
     assert main([*argv, "--steps", "5", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["task"]["population"] is True
+
+
+@pytest.mark.parametrize("group", ["C4", "D4", "S4", "A4", "C2xC3"])
+def test_the_flat_projection_is_the_group_average(group) -> None:
+    """``FlatLayout.project`` (orbit means over all tensors at once) against the Reynolds average
+    over the listed group elements, on several groups and reps; rows do not depend on the batch."""
+    from eqlandscape.train.strategies.base import FlatLayout
+
+    G = group_from_name(group)
+    arch = MLPArchitecture((natural(G), regular(G), natural(G), trivial(G)), "relu", True)
+    x = torch.randn(7, sum(int(np.prod(s)) for s in arch.shapes), generator=torch.Generator().manual_seed(1), dtype=F64)
+    layout = FlatLayout(arch, x)
+    like = [torch.as_tensor(t) for t in arch.init_full(np.arange(7))]
+    got, parts = _split(like, layout.project(x)), _split(like, x)
+    for t, (g, w) in enumerate(zip(got, parts, strict=True)):
+        torch.testing.assert_close(g, _group_average(arch, t, w), rtol=1e-12, atol=1e-14)
+    assert torch.equal(layout.project(x[:3].clone()), layout.project(x)[:3])

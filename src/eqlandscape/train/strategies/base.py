@@ -41,7 +41,6 @@ the model axis): the per-seed determinism of :mod:`eqlandscape.train.trainer`.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -170,16 +169,12 @@ def free_init(arch: MLPArchitecture, seeds: np.ndarray, stream: str, scale: floa
 
 class FlatLayout:
     """All tensors of an architecture side by side in flat order, ``(K, N)`` (the trainer's
-    ``full_flat``, ``model_flat``, ``model_grads_flat``; a strategy's flat extras): the span of every
-    tensor and layer, the layer of every entry, and the projection onto ``E`` of all tensors at once
-    in gather form (a fixed order of operations per model)."""
+    ``full_flat``, ``model_flat``, ``model_grads_flat``; a strategy's flat extras): the span and
+    sums of every layer, the layer of every entry, and the projection onto ``E`` of all tensors at
+    once in gather form (a fixed order of operations per model)."""
 
     def __init__(self, arch: MLPArchitecture, like: Tensor) -> None:
         sizes = [int(np.prod(shape)) for shape in arch.shapes]
-        starts = np.cumsum([0, *sizes])
-        self.numel = int(starts[-1])
-        self.spans = [slice(int(a), int(b)) for a, b in itertools.pairwise(starts)]
-        self.shapes = arch.shapes
         layers = np.repeat([layer_of(arch, t) for t in range(len(sizes))], sizes)
         self.layer_spans = [
             slice(int(np.flatnonzero(layers == layer)[0]), int(np.flatnonzero(layers == layer)[-1]) + 1)
@@ -205,10 +200,6 @@ class FlatLayout:
         self._orbit = torch.as_tensor(orbit, device=like.device)
         self._members = torch.as_tensor(members.reshape(-1), device=like.device)
         self._weights = torch.as_tensor(weights, dtype=like.dtype, device=like.device)
-
-    def split(self, flat: Tensor) -> list[Tensor]:
-        """Views ``(K, *shape)`` of the tensors in ``flat`` ``(K, N)``, flat order."""
-        return [flat[:, span].view(flat.shape[0], *shape) for span, shape in zip(self.spans, self.shapes, strict=True)]
 
     def project(self, flat: Tensor) -> Tensor:
         """``P_E`` of every tensor: each entry replaced by the mean of its orbit (a new ``(K, N)``)."""
