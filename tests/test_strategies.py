@@ -307,7 +307,8 @@ def test_free_training_from_E_on_a_closed_train_set_stays_in_E(closed, optimizer
 def _relaxed_reference(task, config: TrainConfig, seed: int) -> list[list[torch.Tensor]]:
     """One model trained with ``torch.optim``: constrained, then at the switch a free model of the
     same tensors with a new optimizer, its state (``keep``) mapped from the old one by the dense
-    pseudo-inverse: ``m_W = m_c pinv(phi)^T``, ``v_W = v_c (pinv(phi)^T)^2``."""
+    pseudo-inverse: ``m_W = m_c pinv(phi)^T``, ``v_W = v_c (pinv(phi)^T)^2``; ``warmup``: the
+    learning rate of the new optimizer rising linearly over ``warmup_steps``."""
     cfg, arch = config.strategy, task.arch
     opt_cfg = config.optimizer
 
@@ -343,19 +344,23 @@ def _relaxed_reference(task, config: TrainConfig, seed: int) -> list[list[torch.
         trajectory.append([t.detach().clone() for t in model.full()])
         if step == config.steps:
             break
+        if cfg.optimizer_state == "warmup" and step >= cfg.switch_step:
+            for group in opt.param_groups:
+                group["lr"] = opt_cfg.lr * min(1.0, (step - cfg.switch_step + 1) / cfg.warmup_steps)
         opt.zero_grad()
         torch.nn.functional.mse_loss(model(task.x_train), task.y_train).backward()
         opt.step()
     return trajectory
 
 
-@pytest.mark.parametrize("state", ["restart", "keep"])
+@pytest.mark.parametrize("state", ["restart", "keep", "warmup"])
 @pytest.mark.parametrize(
     ("parametrization", "optimizer"),
     [("orthonormal", {"name": "adam", "lr": 0.02}), ("orbit", {"name": "sgd", "lr": 0.02, "momentum": 0.9})],
 )
 def test_relaxed_optimizer_state_against_torch_optim(task, state, parametrization, optimizer) -> None:
     strategy = {"name": "relaxed", "switch_step": 15, "optimizer_state": state, "parametrization": parametrization}
+    strategy["warmup_steps"] = 6
     config = _config(strategy=strategy, optimizer=optimizer, steps=30, n_models=3, record_weights=True)
     result = train(task, config)
     for k, seed in enumerate(config.seeds):
