@@ -516,3 +516,14 @@ def test_the_flat_projection_is_the_group_average(group) -> None:
     for t, (g, w) in enumerate(zip(got, parts, strict=True)):
         torch.testing.assert_close(g, _group_average(arch, t, w), rtol=1e-12, atol=1e-14)
     assert torch.equal(layout.project(x[:3].clone()), layout.project(x)[:3])
+
+
+@pytest.mark.parametrize("strategy", [*NEW, "penalty"])
+def test_every_column_a_strategy_adds_is_documented(tmp_path, capsys, strategy) -> None:
+    from test_readme import documented_names
+
+    out = tmp_path / strategy
+    assert main(["train", "S3", "--strategy", strategy, "--students", "2", "--steps", "3", "--out", str(out)]) == 0
+    capsys.readouterr()
+    columns = (out / "students.csv").read_text().splitlines()[0].split(",")
+    assert set(columns) <= documented_names(), set(columns) - documented_names()
