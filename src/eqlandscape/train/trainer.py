@@ -248,11 +248,10 @@ class _Phase:
         self.sparse_anchor = like.new_empty((K, n_sparse))
         self.sparse_gathered = like.new_empty((K, n_sparse))
         self.sparse_dim = sum(params[t].dim for t in sparse)
-        member_width = max([m["members"].shape[1] for m in maps if m is not None], default=1)
         row = np.zeros(n_sparse, dtype=np.int64)
         value = np.zeros(n_sparse)
-        members = np.zeros((self.sparse_dim, member_width), dtype=np.int64)
-        member_phi = np.zeros((self.sparse_dim, member_width))
+        member_lists: list[np.ndarray] = []  # per gathered tensor: (d_t, width_t) entries, their phi
+        phi_lists: list[np.ndarray] = []
         self.anchors: list[Tensor | None] = [None] * len(params)  # the dense ones
         self.full: list[Tensor] = [like] * len(params)
         self.full_grads: list[Tensor] = [like] * len(params)
@@ -282,22 +281,19 @@ class _Phase:
                     self.full[t] = torch.empty_like(anchor)
                     self.full_grads[t] = torch.empty_like(anchor)
                 continue
-            n, d, width_t = p.numel, p.dim, m["members"].shape[1]
+            n, d = p.numel, p.dim
             self.sparse_anchor[:, at : at + n] = anchor.reshape(K, n)
             self.full[t] = self.sparse_full[:, at : at + n].view(K, *p.shape)
             self.full_grads[t] = self.sparse_grads[:, at : at + n].view(K, *p.shape)
             row[at : at + n] = offsets[t] + m["row"] if d else 0  # no coordinates: value 0
             value[at : at + n] = m["value"]
-            members[offsets[t] : offsets[t] + d, :width_t] = at + m["members"]
-            member_phi[offsets[t] : offsets[t] + d, :width_t] = m["member_phi"]
+            member_lists.append(at + m["members"])
+            phi_lists.append(m["member_phi"])
             at += n
         self.sparse_row = torch.as_tensor(row, device=like.device)
         self.sparse_value = torch.as_tensor(value, dtype=like.dtype, device=like.device)
-        self.sparse_members = torch.as_tensor(members.reshape(-1), device=like.device)
-        self.sparse_member_phi = torch.as_tensor(member_phi, dtype=like.dtype, device=like.device)
-        self.sparse_products = like.new_empty((K, self.sparse_dim, member_width))
-        self.sparse_products_flat = self.sparse_products.view(K, -1)
         self.sparse_coordinate_grads = self.grad[:, : self.sparse_dim]
+        self.buckets = _member_buckets(member_lists, phi_lists, K, like)
         # all full tensors (and their gradients) as one (K, N) tensor in flat order, where the
         # layout has it: every tensor gathered, every one dense, or every one identity coordinates
         self.full_flat: Tensor | None = None
@@ -355,12 +351,71 @@ class _Phase:
         if self.flat_copies:
             for g, flat in zip(self.full_grads, self.model_grads, strict=True):
                 g.copy_(flat)
-        if self.sparse_dim:
-            torch.index_select(self.sparse_grads, 1, self.sparse_members, out=self.sparse_products_flat)
-            torch.sum(self.sparse_products.mul_(self.sparse_member_phi), -1, out=self.sparse_coordinate_grads)
+        for b in self.buckets:
+            torch.index_select(self.sparse_grads, 1, b.members, out=b.products_flat)
+            b.products.mul_(b.phi)
+            if b.coordinates is None:  # every coordinate, in order
+                torch.sum(b.products, -1, out=self.sparse_coordinate_grads)
+            else:
+                self.sparse_coordinate_grads.index_copy_(1, b.coordinates, torch.sum(b.products, -1, out=b.sums))
         for p, a, fg, g in zip(self.params, self.anchors, self.full_grads, self.grads, strict=True):
             if a is not None:
                 p.pullback(fg, out=g)
+
+
+@dataclass
+class _Bucket:
+    """The gathered coordinates whose members (the entries ``phi`` maps them to) number at most
+    ``width`` (a power of two) and more than half of it: their positions among the gathered
+    coordinates (``None``: all of them, in order), their members padded to ``width`` with entry 0 at
+    weight 0 (``members`` flat, ``phi`` ``(d_b, width)``), and buffers for the products ``(K, d_b, width)``
+    and their sums ``(K, d_b)``."""
+
+    coordinates: Tensor | None
+    members: Tensor
+    phi: Tensor
+    products: Tensor
+    products_flat: Tensor
+    sums: Tensor
+
+
+def _member_buckets(member_lists: list[np.ndarray], phi_lists: list[np.ndarray], K: int, like: Tensor) -> list[_Bucket]:
+    """The pullback's gathers grouped by member count (:class:`_Bucket`), so that no coordinate is
+    padded to more than twice its count: a layer of ``S_10`` whose orbits have 10 to 5,040 entries
+    would otherwise pad every coordinate of the network to 5,040. The buckets depend on the
+    architecture alone, so a model's sums (each over a row of ``width`` products, in a fixed order)
+    do not depend on ``K``."""
+    counts = [np.count_nonzero(f, axis=1) for f in phi_lists]  # members per coordinate
+    widths = [1 << np.ceil(np.log2(np.maximum(c, 1))).astype(np.int64) for c in counts]
+    total = sum(c.size for c in counts)
+    buckets = []
+    for width in np.unique(np.concatenate(widths)) if total else []:
+        w = int(width)
+        positions, members, phi = [], [], []
+        at = 0
+        for m, f, ws in zip(member_lists, phi_lists, widths, strict=True):
+            rows = np.flatnonzero(ws == width)
+            positions.append(at + rows)
+            kept = min(w, m.shape[1])  # a tensor's rows are padded to its widest; ours to ``w``
+            padded_m = np.zeros((rows.size, w), dtype=np.int64)
+            padded_f = np.zeros((rows.size, w))
+            padded_m[:, :kept], padded_f[:, :kept] = m[rows, :kept], f[rows, :kept]
+            members.append(padded_m)
+            phi.append(padded_f)
+            at += m.shape[0]
+        rows = np.concatenate(positions)
+        products = like.new_empty((K, rows.size, w))
+        buckets.append(
+            _Bucket(
+                coordinates=None if rows.size == total else torch.as_tensor(rows, device=like.device),
+                members=torch.as_tensor(np.concatenate(members).reshape(-1), device=like.device),
+                phi=torch.as_tensor(np.concatenate(phi), dtype=like.dtype, device=like.device),
+                products=products,
+                products_flat=products.view(K, -1),
+                sums=like.new_empty((K, rows.size)),
+            )
+        )
+    return buckets
 
 
 class _Chunk:
