@@ -140,19 +140,24 @@ def test_graphs_arms_at_small_n() -> None:
     assert {"test_accuracy", "train_accuracy"} <= set(result.students.columns)
 
 
-def test_graphs_on_s10_augmented_needs_a_sampler(monkeypatch) -> None:
-    """Until augmentation samples group elements, ``S_10`` (3,628,800 elements) cannot be enumerated;
-    the arm fails before any arm trains."""
+def test_graphs_on_s10_augment_with_sampled_elements(monkeypatch) -> None:
+    """All of ``S_10`` (3,628,800 elements) cannot be listed: that arm fails before any arm trains;
+    with ``samples`` random elements per step the augmented arm trains the full graphs network."""
     import eqlandscape.dynamics
+
+    task = graph_task(20)
+    student = MLPArchitecture(task.architecture_reps())
 
     def no_training(*args, **kwargs):
         raise AssertionError("an arm trained before the failing arm was checked")
 
-    monkeypatch.setattr(eqlandscape.dynamics, "train", no_training)
-    task = graph_task(20)
-    student = MLPArchitecture(task.architecture_reps())
-    with pytest.raises(EqlandscapeError, match="3628800"):
-        dynamics(task, student, _config(n_models=1, steps=1), ["equivariant", "augmented"])
+    with monkeypatch.context() as m:
+        m.setattr(eqlandscape.dynamics, "train", no_training)
+        with pytest.raises(EqlandscapeError, match="3,628,800"):
+            dynamics(task, student, _config(n_models=1, steps=1), ["equivariant", "augmented"])
+    result = dynamics(task, student, _config(n_models=1, steps=2, record_every=1), ["augmented"], samples=2)
+    assert result.results["augmented"].config.strategy.samples == 2
+    assert np.isfinite(result.students["dist_to_E"]).all() and (result.students["step"] == 0).sum() == 1
 
 
 @pytest.mark.parametrize(

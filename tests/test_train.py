@@ -17,7 +17,7 @@ from eqlandscape.equivariant import equivariant_basis, is_compatible
 from eqlandscape.errors import ConfigError
 from eqlandscape.groups import group_from_name
 from eqlandscape.nn import Ensemble, EquivariantMLP, MLPArchitecture, rng
-from eqlandscape.reps import natural, regular, trivial
+from eqlandscape.reps import natural, random_elements, regular, trivial
 from eqlandscape.tasks import demo_task, teacher_student
 from eqlandscape.train import (
     ScheduleConfig,
@@ -260,8 +260,10 @@ def test_augmented_batches_are_transformed_copies(samples, per_model) -> None:
     x_aug, y_aug = strategy.batch(xt, yt, step=7)
     if samples is None:
         elements = np.tile(np.arange(G.order), (K, 1))
-    else:
-        elements = rng.integers(seeds, "augment/7", G.order, (samples,))
+    else:  # the elements of random_elements (images in the input rep, found among natural(G)'s)
+        drawn = random_elements([natural(G)], seeds, "augment/7", samples)[0]
+        index = {tuple(p): i for i, p in enumerate(natural(G).perms)}
+        elements = np.array([[index[tuple(p)] for p in row] for row in drawn])
     rho = torch.as_tensor(natural(G).matrices())
     for k in range(K):
         xk, yk = (xt[k], yt[k]) if per_model else (xt, yt)
@@ -492,3 +494,23 @@ def test_bad_runs(task) -> None:
         with pytest.raises(ConfigError, match="'cuda'"):
             train(task, _config(device="cuda"))
     assert set(strategy_names()) >= {"constrained", "free", "augmented", "relaxed", "penalty"}
+
+
+def test_augmented_on_a_group_too_large_to_list() -> None:
+    """``samples`` elements per step need no list of the group (S10, 3,628,800 elements): every copy
+    is a permutation of the batch by one element's images in the input and output reps; all of G is
+    refused with a message naming the order."""
+    G = group_from_name("S10")
+    arch = MLPArchitecture((natural(G), trivial(G)))
+    seeds = np.array([5, 6, 7])
+    with pytest.raises(ConfigError, match="3,628,800"):
+        build_strategy(strategy_config({"name": "augmented"}), arch, seeds)
+    strategy = build_strategy(strategy_config({"name": "augmented", "samples": 4}), arch, seeds)
+    xt = torch.arange(10 * 3, dtype=F64).reshape(10, 3)  # 3 samples with distinct entries
+    x_aug, y_aug = strategy.batch(xt, torch.ones(1, 3, dtype=F64), step=0)
+    assert x_aug.shape == (3, 10, 12) and y_aug.shape == (3, 1, 12)
+    drawn = random_elements([natural(G)], seeds, "augment/0", 4)[0]
+    for k in range(3):
+        for j in range(4):
+            copy = x_aug[k, :, 3 * j : 3 * (j + 1)]
+            assert torch.equal(copy[torch.as_tensor(drawn[k, j])], xt)  # (rho(g) x)[p[i]] = x[i]

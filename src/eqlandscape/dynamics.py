@@ -63,14 +63,16 @@ def default_arms(task: Task) -> tuple[str, ...]:
     return ARMS + MASK_ARMS if isinstance(task, DigitsTask) else ARMS
 
 
-def arm_strategy(arm: str) -> dict[str, Any]:
-    """The strategy config (as a dict) of ``arm``, without the masks (:func:`arm_masks`)."""
+def arm_strategy(arm: str, samples: int | None = None) -> dict[str, Any]:
+    """The strategy config (as a dict) of ``arm``, without the masks (:func:`arm_masks`); the augmented
+    arms average over ``samples`` random group elements per model and step (``None``: all of ``G``)."""
     if arm == "equivariant":
         return {"name": "constrained", "parametrization": "orthonormal"}
     if arm == "nominal":
         return {"name": "free"}
     if arm == "augmented" or arm in MASK_ARMS:
-        return {"name": "augmented", "basis": "random" if arm == "augmented-random" else "orthonormal"}
+        basis = "random" if arm == "augmented-random" else "orthonormal"
+        return {"name": "augmented", "basis": basis, "samples": samples}
     raise ConfigError(f"unknown arm {arm!r}; expected one of {', '.join(ARMS + MASK_ARMS)}")
 
 
@@ -131,7 +133,11 @@ class DynamicsResult:
 
 
 def dynamics(
-    task: Task, student: MLPArchitecture, config: TrainConfig, arms: Sequence[str] | None = None
+    task: Task,
+    student: MLPArchitecture,
+    config: TrainConfig,
+    arms: Sequence[str] | None = None,
+    samples: int | None = None,
 ) -> DynamicsResult:
     """Train ``config.n_models`` students (seeds ``config.seeds``) of ``student`` on ``task`` in each of
     ``arms`` (default :func:`default_arms`) from the same equivariant initial point per seed, with the
@@ -139,8 +145,9 @@ def dynamics(
     replaced by each arm's, its ``init`` must be ``"equivariant"``). Every arm's config and runtime
     strategy are built before any training, so that an arm that cannot run fails first. Raises
     :class:`ConfigError` for an unknown or repeated arm, a mask arm on a task other than digits, or
-    ``init="free"``; the ``augmented`` arms raise the trainer's error where the group is too large to
-    enumerate (``S_10``)."""
+    ``init="free"``. The augmented arms average over all of ``G`` (``samples=None``) or over ``samples``
+    uniformly random elements per model and step (needed where the group is too large to list,
+    ``S_10``: all of ``G`` is refused there with an error naming its order)."""
     arms = default_arms(task) if arms is None else tuple(arms)
     if not arms:
         raise ConfigError("no arms to train; expected some of " + ", ".join(ARMS + MASK_ARMS))
@@ -152,7 +159,7 @@ def dynamics(
     start = student.init_full(config.seeds, "equivariant", config.init_scale)
     plans = []
     for arm in arms:
-        strategy = arm_strategy(arm)
+        strategy = arm_strategy(arm, samples)
         masks = arm_masks(arm, task, student)
         initial = start
         if masks is not None:

@@ -44,6 +44,13 @@ def dynamics_command(
             "augmented-skewed, augmented-random [all of the task's]."
         ),
     ] = None,
+    samples: Annotated[
+        int | None,
+        typer.Option(
+            help="Augmented arms: random group elements per model and step [graphs: 4; digits: all of G]. "
+            "All of S_n cannot be listed past n = 7."
+        ),
+    ] = None,
     students: Annotated[int, typer.Option(help="Students per arm (seeds --seed, --seed + 1, ...).")] = 30,
     seed: Annotated[int, typer.Option(help="Seed of the first student.")] = 0,
     steps: Annotated[int, typer.Option(help="Full-batch steps.")] = 50,
@@ -84,7 +91,9 @@ def dynamics_command(
         workers=threads,
     )
     chosen = None if arms is None else [a.strip() for a in arms.split(",")]
-    result = dynamics(data, MLPArchitecture(reps), config, chosen)
+    if samples is None and task == "graphs":
+        samples = 4
+    result = dynamics(data, MLPArchitecture(reps), config, chosen, samples)
     table = result.steps
     rows = [{k: _number(v) for k, v in row.items()} for row in table.to_dict(orient="records")]
     paths: dict[str, Any] = {}

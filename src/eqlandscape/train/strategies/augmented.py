@@ -8,8 +8,9 @@ import numpy as np
 import torch
 from pydantic import Field
 
+from eqlandscape.errors import ConfigError, GroupTooLargeError
 from eqlandscape.nn import MLPArchitecture
-from eqlandscape.nn import rng as model_rng
+from eqlandscape.reps import random_elements
 from eqlandscape.train.config import PositiveInt, StrategyConfig
 from eqlandscape.train.strategies.base import Strategy, register_strategy
 
@@ -50,8 +51,9 @@ class AugmentedConfig(StrategyConfig):
 @register_strategy(AugmentedConfig)
 class Augmented(Strategy):
     """The loss averaged over transformed copies ``(rho_in(g) x, rho_out(g) y)`` of every sample:
-    all ``g`` in ``G`` (the same copies for every model) or ``samples`` elements per model and step,
-    drawn from the model's seed (stream ``augment/<step>``)."""
+    all ``g`` in ``G`` (the same copies for every model; the group listed) or ``samples`` uniformly
+    random elements per model and step, drawn from the model's seed (stream ``augment/<step>``) by
+    :func:`~eqlandscape.reps.random_elements`, which needs no list of the group (``S_10`` say)."""
 
     config: AugmentedConfig
 
@@ -59,9 +61,18 @@ class Augmented(Strategy):
         super().__init__(config, arch, seeds, steps)
         masks, seed = config.mask_arrays(), config.basis_seed
         self.phases = (arch.parametrizations(config.parametrization_kind, masks=masks, basis_seed=seed),)
-        # (rho(g) x)[p[i]] = x[i]: row j of the image is row p^{-1}[j] of x.
-        self._rows_in = torch.as_tensor(np.argsort(arch.rep_in.perms, axis=1))
-        self._rows_out = torch.as_tensor(np.argsort(arch.rep_out.perms, axis=1))
+        if config.samples is None:
+            group = arch.rep_in.group
+            try:
+                perms_in, perms_out = arch.rep_in.perms, arch.rep_out.perms
+            except GroupTooLargeError:
+                raise ConfigError(
+                    f"augmented over all of {group.name} needs its {group.order:,} elements listed, past the "
+                    "enumeration limit; set samples (group elements drawn per model and step)"
+                ) from None
+            # (rho(g) x)[p[i]] = x[i]: row j of the image is row p^{-1}[j] of x.
+            self._rows_in = torch.as_tensor(np.argsort(perms_in, axis=1))
+            self._rows_out = torch.as_tensor(np.argsort(perms_out, axis=1))
         self._last: tuple[Tensor, Tensor, tuple[Tensor, Tensor]] | None = None
 
     def batch(self, xt: Tensor, yt: Tensor, step: int) -> tuple[Tensor, Tensor]:
@@ -71,10 +82,11 @@ class Augmented(Strategy):
             if last is None or last[0] is not xt or last[1] is not yt:
                 last = self._last = (xt, yt, (_transform(xt, self._rows_in), _transform(yt, self._rows_out)))
             return last[2]
-        elements = torch.as_tensor(
-            model_rng.integers(self.seeds, f"augment/{step}", self.arch.rep_in.group.order, (self.config.samples,))
-        )
-        return _transform(xt, self._rows_in[elements]), _transform(yt, self._rows_out[elements])
+        reps = [self.arch.rep_in, self.arch.rep_out]
+        p_in, p_out = random_elements(reps, self.seeds, f"augment/{step}", self.config.samples)
+        rows_in = torch.as_tensor(np.argsort(p_in, axis=-1))  # (K, samples, n_in): row p^{-1}[j] of x
+        rows_out = torch.as_tensor(np.argsort(p_out, axis=-1))
+        return _transform(xt, rows_in), _transform(yt, rows_out)
 
 
 def _transform(xt: Tensor, rows: Tensor) -> Tensor:
