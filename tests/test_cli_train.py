@@ -76,3 +76,17 @@ def test_bad_input_exits_2_naming_the_value(capsys, extra, needle) -> None:
     assert main(["train", "S3", "--students", "2", "--steps", "2", *extra]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error:") and needle in err[0]
+
+
+def test_symmetrize_closes_the_train_set_under_the_group(capsys) -> None:
+    """``--symmetrize``: every train sample in all |G| = 6 copies, recorded in the task; free SGD
+    started in E on the closed set stays in E (only rounding breaks the symmetry, float64)."""
+    args = ["train", "S3", "--teacher-weights", "plane", "--no-bias", "--strategy", "free", "--optimizer", "sgd"]
+    args += ["--lr", "0.05", "--students", "3", "--steps", "100", "--n-train", "32", "--dtype", "float64"]
+    assert main([*args, "--symmetrize", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["task"]["n_train"] == 6 * 32
+    assert out["task"]["transforms"] == [{"transform": "symmetrize", "group_order": 6, "n_train_before": 32}]
+    assert max(s["dist_to_E"] for s in out["students"]) < 1e-10
+    assert main([*args, "--symmetrize", "--population"]) == 2
+    assert "--population" in capsys.readouterr().err

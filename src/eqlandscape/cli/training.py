@@ -29,6 +29,7 @@ from eqlandscape.errors import ConfigError
 from eqlandscape.files import check_output_dir, write_result_dir
 from eqlandscape.nn import MLPArchitecture
 from eqlandscape.symmetry.annotate import annotate
+from eqlandscape.tasks.transforms import symmetrize
 from eqlandscape.train import TrainConfig, TrainProgress, TrainResult, train
 from eqlandscape.train.config import strategy_config_classes, strategy_fields, strategy_names
 
@@ -43,25 +44,31 @@ def run_training(
     task: str = "teacher",
     count: int | None = None,
     train_fraction: float | None = None,
+    closed: bool = False,
     **task_options: Any,
 ) -> TrainResult:
     """Train ``config.n_models`` students of ``student_spec`` on ``task``: ``teacher`` (the task
     :func:`make_task` builds from ``task_options``; default student: the teacher's reps), ``graphs``
     or ``digits`` (:func:`make_data_task` from ``count``, ``train_fraction`` and ``data_seed``; default
-    student :func:`default_student_spec`, reps parsed over the task's group); ``progress`` as for
+    student :func:`default_student_spec`, reps parsed over the task's group); ``closed``: the train set
+    closed under ``G`` first (:func:`~eqlandscape.tasks.transforms.symmetrize`); ``progress`` as for
     :func:`~eqlandscape.train.train`."""
+    if closed and task_options.get("population"):
+        raise ConfigError("--symmetrize closes a train set under G; --population trains on no train set")
     activation, bias = task_options.get("activation", "relu"), task_options.get("bias", True)
     if task == "teacher":
         if count is not None or train_fraction is not None:
             flag = "--count" if count is not None else "--train-fraction"
             raise ConfigError(f"{flag} applies to --task graphs or digits, not teacher")
         made = make_task(group, teacher_spec, **task_options)
+        made = symmetrize(made) if closed else made
         student = None if student_spec is None else MLPArchitecture(rep_chain(group, student_spec), activation, bias)
         return train(made, config, student, progress=progress)
     data = make_data_task(
         task, group, count=count, train_fraction=train_fraction, data_seed=task_options.get("data_seed")
     )
     reps = default_student_spec(data) if student_spec is None else _chain(data.rep_in.group, student_spec)
+    data = symmetrize(data) if closed else data
     return train(data, config, MLPArchitecture(reps, activation, bias), progress=progress)
 
 
@@ -211,6 +218,14 @@ def train_command(
             "ReLU teacher and student without biases), not the train set.",
         ),
     ] = False,
+    closed: Annotated[
+        bool,
+        typer.Option(
+            "--symmetrize",
+            help="Close the train set under G: every sample in all |G| transformed copies (x and y alike), "
+            "so that only the optimizer and rounding can break the symmetry.",
+        ),
+    ] = False,
     dtype: Annotated[str, typer.Option(help="float32 or float64.")] = "float32",
     device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
     out: Annotated[str | None, typer.Option(help="Directory for students.csv and summary.json.")] = None,
@@ -295,6 +310,7 @@ def train_command(
             task=task,
             count=count,
             train_fraction=train_fraction,
+            closed=closed,
             activation=activation,
             bias=bias,
             **teacher_options,
