@@ -186,7 +186,7 @@ def test_command_writes_table_figure_and_data(tmp_path, capsys) -> None:
     assert payload["arms"] == ["equivariant", "nominal"] and payload["task"]["task"] == "graphs"
     assert len(payload["steps"]) == 2 * 3 and payload["config"]["n_models"] == 2 and payload["version"]
     assert {r["step"] for r in payload["steps"]} == {0, 1, 2}
-    assert sorted(p.name for p in out.iterdir()) == ["loss_curves.png", "students.csv", "summary.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["dynamics.png", "students.csv", "summary.json"]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["steps"] == payload["steps"] and set(summary["seconds"]) == {"equivariant", "nominal"}
     csv = (out / "students.csv").read_text().splitlines()

@@ -23,6 +23,7 @@ RESULT_FILES = frozenset(
     {"students.csv", "summary.json", "loss_curves.png", "slice.json", "slice.png"}
     | {"compare.csv", "compare.png", "escape.csv", "escape.png"}
     | {"hessian.json", "hessian.png"}
+    | {"dynamics.png"}
 )
 """The names of the files that eqlandscape writes into an output directory."""
 

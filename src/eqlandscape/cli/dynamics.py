@@ -60,7 +60,7 @@ def dynamics_command(
     dtype: Annotated[str, typer.Option(help="float32 or float64.")] = "float32",
     threads: ThreadsOption = None,
     out: Annotated[
-        str | None, typer.Option(help="Directory for students.csv, summary.json and loss_curves.png [none].")
+        str | None, typer.Option(help="Directory for students.csv, summary.json and dynamics.png [none].")
     ] = None,
     force: ForceFlag = False,
     json_: JsonFlag = False,
@@ -105,7 +105,7 @@ def dynamics_command(
             {
                 "students.csv": lambda p: result.students.to_csv(p, index=False),
                 "summary.json": lambda p: p.write_text(json.dumps(metadata, indent=2)),
-                "loss_curves.png": lambda p: figure.savefig(p, dpi=110, format="png"),
+                "dynamics.png": lambda p: figure.savefig(p, dpi=110, format="png"),
             },
         )
     if json_:
