@@ -565,3 +565,24 @@ def test_bad_input_raises_config_error_naming_the_value() -> None:
         loss(coords, x, y)
     with pytest.raises(ConfigError, match=r"neither|needs eigenvalues"):
         plot_spectrum()
+
+
+def test_spectrum_ends_with_a_large_null_space() -> None:
+    """A symmetric matrix with two negative eigenvalues, a 300-fold zero and 50 positive ones (the shape of
+    a Gauss-Newton Hessian of few samples, where ARPACK's smallest eigenvalues do not converge): the
+    largest are exact, the smallest Ritz values find the negative ones and lie above the eigenvalues of
+    their rank (interlacing)."""
+    from scipy.sparse.linalg import aslinearoperator
+
+    from eqlandscape.landscape import spectrum_ends
+
+    rng = np.random.default_rng(0)
+    values = np.concatenate([[-2.0, -0.5], np.zeros(300), np.linspace(1.0, 10.0, 50)])
+    Q, _ = np.linalg.qr(rng.standard_normal((values.size, values.size)))
+    A = (Q * values) @ Q.T
+    low, high = spectrum_ends(aslinearoperator(A), 5)
+    np.testing.assert_allclose(high, np.sort(values)[-5:], rtol=1e-8)
+    np.testing.assert_allclose(low[:2], [-2.0, -0.5], atol=1e-8)
+    assert np.all(low >= np.sort(values)[:5] - 1e-9) and low.shape == (5,)
+    with pytest.raises(ConfigError, match="k=352"):
+        spectrum_ends(aslinearoperator(A), 352)

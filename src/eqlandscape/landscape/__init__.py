@@ -83,6 +83,7 @@ from eqlandscape.landscape.spectrum import (
     hvp,
     lanczos_tridiagonal,
     spectral_density,
+    spectrum_ends,
 )
 from eqlandscape.landscape.stability import (
     SPACES,
@@ -158,6 +159,7 @@ __all__ = [
     "require_in_E",
     "restrict",
     "spectral_density",
+    "spectrum_ends",
     "stability",
     "subspace_basis",
     "tensor_names",

@@ -12,6 +12,8 @@ A model is a named mapping of single-model tensors as in :mod:`eqlandscape.lands
   For the augmented risk pass :func:`~eqlandscape.landscape.augment` ed data.
 * :func:`extreme_eigenvalues`: the largest and/or smallest eigenvalues and their eigenvectors by the
   implicitly restarted Lanczos method of ARPACK (``scipy.sparse.linalg.eigsh``).
+* :func:`spectrum_ends`: the largest eigenvalues (ARPACK) and the smallest Ritz values of a Lanczos
+  run (robust to a large null space, where ARPACK's smallest do not converge).
 * :func:`hutchinson_trace`: ``tr H = E[v^T H v]`` for Rademacher ``v``, with its standard error.
 * :func:`spectral_density`: stochastic Lanczos quadrature. ``m`` Lanczos steps from a unit vector
   ``v`` give a tridiagonal ``T = Q diag(theta) Q^T``; the nodes ``theta_i`` with weights ``Q[0, i]^2``
@@ -169,10 +171,12 @@ def extreme_eigenvalues(
     symmetric operator ``(n, n)`` by Lanczos (ARPACK's ``eigsh``): ``which`` is ``"largest"``,
     ``"smallest"`` or ``"both"`` (``k`` from the two ends, one more from the top when ``k`` is odd).
     ``tol``: relative accuracy of the Ritz values (ARPACK's criterion
-    ``||H v - theta v|| <= tol |theta|``). Needs ``1 <= k < n``. ARPACK calls NumPy's BLAS between
-    products: with few cores, ``OPENBLAS_NUM_THREADS=1`` keeps its idle threads from competing with
-    torch's (several times faster on 2 cores, benchmarks/README.md)."""
+    ``||H v - theta v|| <= tol |theta|``). Needs ``1 <= k < n``. ARPACK calls the BLAS between
+    products, whose idle threads compete with torch's for the cores (several times slower on 2 cores,
+    benchmarks/README.md; minutes instead of a second on 2 busy cores): the BLAS runs on one thread
+    here (``threadpoolctl``)."""
     from scipy.sparse.linalg import eigsh
+    from threadpoolctl import threadpool_limits
 
     n = _check_operator(operator)
     _check_positive(k, "k", integer=True)
@@ -182,9 +186,38 @@ def extreme_eigenvalues(
     if which not in WHICH:
         raise ConfigError(f"unknown which={which!r}; expected one of {', '.join(WHICH)}")
     v0 = np.random.default_rng(seed).standard_normal(n)
-    values, vectors = eigsh(operator, k=k, which=WHICH[which], tol=tol, v0=v0, maxiter=maxiter)
+    with threadpool_limits(limits=1, user_api="blas"):
+        values, vectors = eigsh(operator, k=k, which=WHICH[which], tol=tol, v0=v0, maxiter=maxiter)
     order = np.argsort(values)
     return values[order], vectors[:, order]
+
+
+def spectrum_ends(
+    operator: LinearOperator, k: int = 10, *, tol: float = 1e-8, seed: int = 0, steps: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Both ends of the spectrum of a symmetric operator: the ``k`` smallest Ritz values of ``steps``
+    Lanczos steps (default ``max(4k, 80)``, full reorthogonalization, :func:`lanczos_tridiagonal` from a
+    seeded random start) and the ``k`` largest eigenvalues by ARPACK (:func:`extreme_eigenvalues`),
+    each ascending.
+
+    The small end is not asked of ARPACK: its relative criterion (``tol |theta|``) cannot be met by
+    Ritz values near 0, and a Krylov space holds one vector of a repeated eigenvalue, so on a Hessian
+    with a large null space (a Gauss-Newton Hessian of few samples) ``"smallest"`` runs for minutes
+    without converging. By Cauchy interlacing the ``i``-th smallest Ritz value is at least the ``i``-th
+    smallest eigenvalue, and the smallest converge first: a negative Ritz value is a direction of
+    negative curvature (``v^T H v < 0``), so their count is a lower bound on the index; a repeated
+    eigenvalue shows as one Ritz value. Needs ``1 <= k < n``."""
+    n = _check_operator(operator)
+    _check_positive(k, "k", integer=True)
+    if k >= n:
+        raise ConfigError(f"k={k} eigenvalues of an operator of size {n}: Lanczos needs k < {n}")
+    m = min(n, max(4 * k, 80) if steps is None else steps)
+    _check_positive(m, "steps", integer=True)
+    start = np.random.default_rng(seed).standard_normal(n)
+    alpha, beta = lanczos_tridiagonal(operator, start, m)
+    ritz = np.linalg.eigvalsh(np.diag(alpha) + np.diag(beta, 1) + np.diag(beta, -1))
+    top, _ = extreme_eigenvalues(operator, k, which="largest", tol=tol, seed=seed + 1)
+    return ritz[:k], top
 
 
 def hutchinson_trace(operator: LinearOperator, samples: int = 100, *, seed: int = 0) -> tuple[float, float]:
