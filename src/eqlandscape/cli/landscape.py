@@ -435,10 +435,10 @@ def stability_command(
     json_: JsonFlag = False,
 ):
     """Equivariant stationary points stable for constrained training and saddles for augmented training."""
-    import dataclasses
     import itertools
 
     import numpy as np
+    import torch
 
     from eqlandscape.cli.tasks import make_task
     from eqlandscape.landscape.stability import escape_run, search
@@ -486,9 +486,17 @@ def stability_command(
     found = min(breaking, key=lambda k: points[k].stability.eigenvalues_perp[0]) if breaking else None
     escape = None
     if found is not None and escape_steps:
-        task = dataclasses.replace(owners[found][3], population=False)
+        task = owners[found][3]  # with --population, trained on the expected loss
         result = escape_run(task, points[found], scale=escape_scale, steps=escape_steps, lr=escape_lr, seed=seed)
         dist, train_loss = result.curves("dist_to_E"), result.curves("train_loss")
+        if population:  # the loss it was trained on (the recorded train_loss is the train set's)
+            arch = task.arch
+            ends = [
+                arch.join(result.initial_weights, result.initial_biases),
+                arch.join(result.final_weights, result.final_biases),
+            ]
+            with torch.no_grad():
+                train_loss = np.stack([task.expected_loss([torch.as_tensor(t) for t in w]).numpy() for w in ends], 1)
         escape = {
             "point": found,
             "scale": escape_scale,
