@@ -38,10 +38,9 @@ def find_critical_points(
     group element, so that critical points in ``E`` are critical points of the free loss, by symmetric
     criticality), refine each end point within ``E`` (:func:`~eqlandscape.landscape.critical.refine`),
     classify (:func:`~eqlandscape.landscape.critical.critical_points`) and deduplicate modulo the
-    rescaling of ReLU neurons. With ``population`` the refinement and every quantity reported are of the
+    rescaling of ReLU neurons. With ``population`` the training, the refinement and every quantity reported are of the
     expected loss over Gaussian inputs (:meth:`~eqlandscape.tasks.TeacherStudentTask.expected_loss`,
-    ``G``-invariant, so critical points in ``E`` are again critical for the free loss); the students are
-    still trained on the closed train set, which only supplies the starts. Returns the
+    ``G``-invariant, so critical points in ``E`` are again critical for the free loss). Returns the
     JSON-serializable result of the command."""
     from eqlandscape.cli.tasks import make_task
     from eqlandscape.landscape.critical import critical_points, deduplicate
@@ -70,7 +69,7 @@ def find_critical_points(
     arch = task.arch
     x, y = augment(task.x_train, task.y_train, arch.rep_in, arch.rep_out)
     objective = task.expected_loss if population else None
-    task = dataclasses.replace(task, x_train=x, y_train=y, population=False)
+    task = dataclasses.replace(task, x_train=x, y_train=y)
     config = TrainConfig(
         strategy={"name": "constrained", "parametrization": "orthonormal"},
         optimizer={"name": "sgd", "lr": lr},

@@ -235,7 +235,7 @@ def search(
     risk is the loss itself and critical points in ``E`` are critical for the free loss), refined within
     ``E`` to gradient norm ``grad_tol`` and deduplicated (relative tolerance ``dedup_tol``, modulo ReLU
     rescalings, :func:`~eqlandscape.landscape.critical.deduplicate`); with ``population`` the
-    refinement and the Hessians are of the task's expected loss
+    training, the refinement and the Hessians are of the task's expected loss
     (:meth:`~eqlandscape.tasks.TeacherStudentTask.expected_loss`). Points that did not converge are left
     out. :attr:`StationaryPoint.symmetry_breaking` marks those stable for constrained training and
     saddles for augmented training."""
@@ -249,7 +249,7 @@ def search(
         arch = task.arch
         x, y = augment(task.x_train, task.y_train, arch.rep_in, arch.rep_out)
         objective = task.expected_loss if population else None
-        closed = dataclasses.replace(task, x_train=x, y_train=y, population=False)
+        closed = dataclasses.replace(task, x_train=x, y_train=y)
         config = TrainConfig(
             strategy={"name": "constrained", "parametrization": "orthonormal"},
             optimizer={"name": "sgd", "lr": lr},
