@@ -3,7 +3,6 @@ end points to critical points of the loss in ``E``, classify and deduplicate the
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import numpy as np
@@ -43,10 +42,8 @@ def find_critical_points(
     ``G``-invariant, so critical points in ``E`` are again critical for the free loss). Returns the
     JSON-serializable result of the command."""
     from eqlandscape.cli.tasks import make_task
-    from eqlandscape.landscape.critical import critical_points, deduplicate
-    from eqlandscape.landscape.functional import augment
+    from eqlandscape.landscape.critical import constrained_critical_points, deduplicate
     from eqlandscape.symmetry import analyze_barriers
-    from eqlandscape.train import TrainConfig, train
 
     if starts < 1:
         raise ConfigError(f"--starts must be at least 1, got {starts}")
@@ -67,30 +64,18 @@ def find_critical_points(
         population=population,
     )
     arch = task.arch
-    x, y = augment(task.x_train, task.y_train, arch.rep_in, arch.rep_out)
-    objective = task.expected_loss if population else None
-    task = dataclasses.replace(task, x_train=x, y_train=y)
-    config = TrainConfig(
-        strategy={"name": "constrained", "parametrization": "orthonormal"},
-        optimizer={"name": "sgd", "lr": lr},
-        n_models=starts,
-        first_seed=seed,
+    run = constrained_critical_points(
+        task,
+        starts=starts,
         steps=steps,
-        dtype="float64",
-    )
-    result = train(task, config)
-    ensemble = result.ensemble
-    refined, reports = critical_points(
-        arch,
-        ensemble.coords,
-        x,
-        y,
-        params=ensemble.params,
+        lr=lr,
+        seed=seed,
         tol=GRAD_TOL,
         eig_tol=EIG_TOL,
         max_steps=max_newton,
-        objective=objective,
+        population=population,
     )
+    x, refined, reports = run.x, run.refined, run.reports
     barriers = analyze_barriers(arch)
     found = []
     for report, count in deduplicate([r for r in reports if r.converged], DEDUP_TOL, arch=arch):

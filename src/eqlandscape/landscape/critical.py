@@ -24,6 +24,7 @@ import torch
 from eqlandscape.errors import ConfigError
 from eqlandscape.landscape.functional import (
     Objective,
+    augment,
     flatten,
     full_weights,
     loss,
@@ -355,6 +356,68 @@ def critical_points(
             )
         )
     return refined, reports
+
+
+@dataclass(frozen=True)
+class ConstrainedCriticalPoints:
+    """What :func:`constrained_critical_points` returns: the train set closed under ``G`` (``x``, ``y``),
+    the closed-form ``objective`` (``None`` for the train set), the refinement and one report per start."""
+
+    x: Tensor
+    y: Tensor
+    objective: Objective | None
+    refined: Refinement
+    reports: list[CriticalPointReport]
+
+
+def constrained_critical_points(
+    task: Any,
+    *,
+    starts: int,
+    steps: int,
+    lr: float,
+    seed: int = 0,
+    tol: float = 1e-10,
+    eig_tol: float = 1e-8,
+    max_steps: int = 100,
+    population: bool = False,
+) -> ConstrainedCriticalPoints:
+    """The end points of constrained training, refined and classified (:func:`critical_points`):
+    ``starts`` students of the teacher-student ``task`` (orthonormal coordinates of ``E``, SGD with
+    ``lr`` for ``steps`` steps, float64, seeds ``seed ..``) trained on its train set closed under ``G``
+    (every sample transformed by every group element: the augmented risk is then the loss itself, and
+    critical points in ``E`` are critical points of the free loss, by symmetric criticality; docs/design.md
+    section 4), or with ``population`` on the task's expected loss
+    (:meth:`~eqlandscape.tasks.TeacherStudentTask.expected_loss`, ``G``-invariant), which is then the
+    loss of every quantity."""
+    import dataclasses
+
+    from eqlandscape.train import TrainConfig, train
+
+    arch = task.arch
+    x, y = augment(task.x_train, task.y_train, arch.rep_in, arch.rep_out)
+    objective = task.expected_loss if population else None
+    config = TrainConfig(
+        strategy={"name": "constrained", "parametrization": "orthonormal"},
+        optimizer={"name": "sgd", "lr": lr},
+        n_models=starts,
+        first_seed=seed,
+        steps=steps,
+        dtype="float64",
+    )
+    ensemble = train(dataclasses.replace(task, x_train=x, y_train=y), config).ensemble
+    refined, reports = critical_points(
+        arch,
+        ensemble.coords,
+        x,
+        y,
+        params=ensemble.params,
+        tol=tol,
+        eig_tol=eig_tol,
+        max_steps=max_steps,
+        objective=objective,
+    )
+    return ConstrainedCriticalPoints(x, y, objective, refined, reports)
 
 
 def balanced(arch: MLPArchitecture, weights: Sequence[np.ndarray], sweeps: int = 100) -> list[np.ndarray]:

@@ -239,29 +239,15 @@ def search(
     (:meth:`~eqlandscape.tasks.TeacherStudentTask.expected_loss`). Points that did not converge are left
     out. :attr:`StationaryPoint.symmetry_breaking` marks those stable for constrained training and
     saddles for augmented training."""
-    import dataclasses
-
-    from eqlandscape.landscape.critical import critical_points, deduplicate
-    from eqlandscape.train import TrainConfig, train
+    from eqlandscape.landscape.critical import constrained_critical_points, deduplicate
 
     found = []
     for task in tasks:
         arch = task.arch
-        x, y = augment(task.x_train, task.y_train, arch.rep_in, arch.rep_out)
-        objective = task.expected_loss if population else None
-        closed = dataclasses.replace(task, x_train=x, y_train=y)
-        config = TrainConfig(
-            strategy={"name": "constrained", "parametrization": "orthonormal"},
-            optimizer={"name": "sgd", "lr": lr},
-            n_models=starts,
-            first_seed=seed,
-            steps=steps,
-            dtype="float64",
+        run = constrained_critical_points(
+            task, starts=starts, steps=steps, lr=lr, seed=seed, tol=grad_tol, eig_tol=tol, population=population
         )
-        ensemble = train(closed, config).ensemble
-        _, reports = critical_points(
-            arch, ensemble.coords, x, y, params=ensemble.params, tol=grad_tol, eig_tol=tol, objective=objective
-        )
+        x, y, objective, reports = run.x, run.y, run.objective, run.reports
         problem = {k: v for k, v in task.describe().items() if k != "teacher_tensors"}
         for report, count in deduplicate([r for r in reports if r.converged], dedup_tol, arch=arch):
             verdict = stability(arch, report.weights, x, y, objective=objective, tol=tol)
