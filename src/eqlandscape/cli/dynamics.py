@@ -47,7 +47,7 @@ def dynamics_command(
     samples: Annotated[
         int | None,
         typer.Option(
-            help="Augmented arms: random group elements per model and step [graphs: 4; digits: all of G]. "
+            help="Augmented arms: random group elements per model and step [graphs: 1; digits: all of G]. "
             "All of S_n cannot be listed past n = 7."
         ),
     ] = None,
@@ -92,7 +92,7 @@ def dynamics_command(
     )
     chosen = None if arms is None else [a.strip() for a in arms.split(",")]
     if samples is None and task == "graphs":
-        samples = 4
+        samples = 1
     result = dynamics(data, MLPArchitecture(reps), config, chosen, samples)
     table = result.steps
     rows = [{k: _number(v) for k, v in row.items()} for row in table.to_dict(orient="records")]
