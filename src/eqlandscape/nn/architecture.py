@@ -36,6 +36,8 @@ from eqlandscape.nn.parametrization import Parametrization, make_parametrization
 from eqlandscape.reps import PermRep
 
 ACTIVATIONS = tuple(ACTIVATION_FUNCTIONS)
+"""The built-in activations, each with the fast kernel's hand-written backward (more may be registered:
+:func:`~eqlandscape.nn.functional.register_activation`)."""
 
 
 def tensor_names(n_layers: int, bias: bool) -> list[str]:
@@ -65,8 +67,9 @@ class MLPArchitecture:
             raise ConfigError(f"an MLP needs at least an input and an output rep, got {len(reps)} rep(s)")
         for r in reps[1:]:
             reps[0].check_same_group(r, "MLP layers")
-        if self.activation not in ACTIVATIONS:
-            raise ConfigError(f"unknown activation {self.activation!r}; expected one of {', '.join(ACTIVATIONS)}")
+        if self.activation not in ACTIVATION_FUNCTIONS:  # read now: activations may be registered later
+            known = ", ".join(ACTIVATION_FUNCTIONS)
+            raise ConfigError(f"unknown activation {self.activation!r}; expected one of {known}")
 
     # ------------------------------------------------------------------ shape
     @property

@@ -66,7 +66,9 @@ aten = torch.ops.aten
 @dataclass(frozen=True)
 class Activation:
     """A pointwise activation: ``forward(z, out) -> h`` (``out`` a buffer for ``h`` or ``None``) and
-    ``backward_(g, z, h) -> g * act'(z)``, computed in place in ``g``. ``exact``: both are exact
+    ``backward_(g, z, h) -> g * act'(z)``, computed in place in ``g``, or ``None``: then the trainer
+    differentiates the model by autograd through the functional core
+    (:mod:`eqlandscape.landscape.functional`; :func:`register_activation`). ``exact``: both are exact
     (a selection of their inputs), so their vectorized and scalar kernels agree bit for bit; the
     others (``tanh``, ``gelu``) differ between the two in the last bit, and :func:`forward_t` lays
     their inputs out so that every row of samples takes the same path (:func:`_rows`).
@@ -76,7 +78,7 @@ class Activation:
 
     name: str
     forward: Callable[[Tensor, Tensor | None], Tensor]
-    backward_: Callable[[Tensor, Tensor, Tensor], Tensor]
+    backward_: Callable[[Tensor, Tensor, Tensor], Tensor] | None = None
     exact: bool = False
     in_place: bool = False
 
@@ -108,6 +110,17 @@ ACTIVATION_FUNCTIONS: dict[str, Activation] = {
         in_place=True,
     ),
 }
+
+
+def register_activation(name: str, forward: Callable[[Tensor], Tensor]) -> None:
+    """Make the pointwise activation ``forward`` (a differentiable function of a tensor) known as
+    ``name`` to every model, the trainer and the landscape functions. It has no hand-written
+    backward: the trainer computes its gradients by autograd through the functional core, one model
+    at a time (slower than the fast kernel, the same per-seed determinism). :class:`ValueError` for a
+    name already taken."""
+    if name in ACTIVATION_FUNCTIONS:
+        raise ValueError(f"an activation named {name!r} exists already")
+    ACTIVATION_FUNCTIONS[name] = Activation(name, lambda z, out: forward(z) if out is None else out.copy_(forward(z)))
 
 
 class Workspace:
@@ -457,6 +470,8 @@ class Backprop:
         loss: str = "mse",
     ) -> None:
         act = self.act = ACTIVATION_FUNCTIONS[activation]
+        if act.backward_ is None:
+            raise ValueError(f"the activation {activation!r} has no hand-written backward (use autograd)")
         self.loss = _check_loss(loss)
         self.loss_workspace = Workspace()
         L = len(weights)

@@ -42,7 +42,10 @@ after the base ones, and the model the loss sees is ``W + D(extras)`` (:meth:`St
    tensors by hand-written backpropagation (:class:`~eqlandscape.nn.functional.Backprop`), or for a
    teacher-student task with ``population=True`` its expected loss over the inputs and the
    gradient by autograd (:meth:`~eqlandscape.tasks.TeacherStudentTask.expected_loss`, closed form,
-   per student); this is the base tensors' gradient as well; the extras' gradients (:meth:`Strategy.pull`); the
+   per student), or for an activation without a hand-written backward
+   (:func:`~eqlandscape.nn.functional.register_activation`) by autograd through the functional core,
+   one student at a time (:func:`_functional_loss_and_grads`); this is the base tensors' gradient
+   as well; the extras' gradients (:meth:`Strategy.pull`); the
    strategy's extra loss, its value and gradient (:meth:`Strategy.extra_loss`); all pulled back to
    the coordinates (:meth:`_Phase.pull_back`) (:meth:`_Chunk.loss_and_grads`);
 3. record (:meth:`_Chunk.record`) at steps ``0, r, 2r, ...`` and the last step: the metrics of the
@@ -80,7 +83,15 @@ import eqlandscape
 from eqlandscape.errors import ConfigError
 from eqlandscape.nn import Ensemble, MLPArchitecture, Parametrization
 from eqlandscape.nn import rng as model_rng
-from eqlandscape.nn.functional import Backprop, Workspace, as_samples_last, forward_t, loss_and_accuracy_t, loss_t
+from eqlandscape.nn.functional import (
+    ACTIVATION_FUNCTIONS,
+    Backprop,
+    Workspace,
+    as_samples_last,
+    forward_t,
+    loss_and_accuracy_t,
+    loss_t,
+)
 from eqlandscape.tasks import LOSSES, Task, TeacherStudentTask
 from eqlandscape.tasks.protocol import check_student
 from eqlandscape.train.config import OptimizerConfig, TrainConfig
@@ -507,6 +518,9 @@ class _Chunk:
         state, strategy = self.state, self.strategy
         if self.run.population is not None:
             loss = _expected_loss_and_grads(self.run.population, state.model, state.model_grads)
+        elif ACTIVATION_FUNCTIONS[self.run.arch.activation].backward_ is None:
+            xt, yt = strategy.batch(*self.batches(step), step)
+            loss = _functional_loss_and_grads(self.run, state.model, state.model_grads, xt, yt)
         else:
             xt, yt = strategy.batch(*self.batches(step), step)
             key = (self.phase, xt.shape[-1])
@@ -641,6 +655,28 @@ def _expected_loss_and_grads(task: TeacherStudentTask, model: list[Tensor], grad
         for g, out in zip(torch.autograd.grad(loss.sum(), leaves), grads, strict=True):
             out.copy_(g)
     return loss.detach()
+
+
+def _functional_loss_and_grads(run: _Run, model: list[Tensor], grads: list[Tensor], xt: Tensor, yt: Tensor) -> Tensor:
+    """The batch loss ``(K,)`` and its gradient (into ``grads``) by autograd through the functional core
+    (:func:`eqlandscape.landscape.functional.loss`), for what the fast kernel does not cover (an
+    activation registered without a hand-written backward). One model at a time, on fresh copies of
+    its tensors and batch: BLAS then sees the same shapes, strides and alignment for every model, so a
+    model's numbers depend on its own tensors alone."""
+    from eqlandscape.landscape.functional import loss as functional_loss
+
+    names = run.arch.names
+    values = []
+    with torch.enable_grad():
+        for k in range(model[0].shape[0]):
+            coords = {n: t[k].detach().clone().requires_grad_() for n, t in zip(names, model, strict=True)}
+            x = (xt if xt.dim() == 2 else xt[k]).T.contiguous()
+            y = (yt if yt.dim() == 2 else yt[k]).T.contiguous()
+            value = functional_loss(coords, x, y, activation=run.arch.activation, criterion=run.loss)
+            for g, out in zip(torch.autograd.grad(value, list(coords.values())), grads, strict=True):
+                out[k].copy_(g)
+            values.append(value.detach())
+    return torch.stack(values)
 
 
 def _canonical_nan(array: np.ndarray) -> np.ndarray:
