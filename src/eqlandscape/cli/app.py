@@ -46,6 +46,7 @@ ThreadsOption = Annotated[
     ),
 ]
 ForceFlag = Annotated[bool, typer.Option("--force", help="Replace the results of an earlier run in --out.")]
+DtypeOption = Annotated[str, typer.Option("--dtype", help="float32 or float64.")]
 DEMO_DIR = Path("eqlandscape-demo")
 
 

@@ -9,7 +9,17 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 
-from eqlandscape.cli.app import ForceFlag, JsonFlag, QuietFlag, ThreadsOption, _print_json, _table, app, console
+from eqlandscape.cli.app import (
+    DtypeOption,
+    ForceFlag,
+    JsonFlag,
+    QuietFlag,
+    ThreadsOption,
+    _print_json,
+    _table,
+    app,
+    console,
+)
 from eqlandscape.cli.progress import TrainingBar
 from eqlandscape.errors import ConfigError
 from eqlandscape.files import check_output_dir, write_result_dir
@@ -35,7 +45,17 @@ def _names(text: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in text.split(",") if v.strip())
 
 
-def _write(out_dir: Path, files: dict[str, Any]) -> dict[str, str]:
+def _save(out_dir: Path | None, stem: str, table: Any, plot: Any, summary: dict[str, Any]) -> dict[str, str]:
+    """Write ``<stem>.csv``, ``<stem>.png`` (the figure ``plot()`` draws) and summary.json into ``out_dir``;
+    the paths written, or none without ``--out``."""
+    if out_dir is None:
+        return {}
+    figure = plot()
+    files = {
+        f"{stem}.csv": lambda p: table.to_csv(p, index=False),
+        f"{stem}.png": lambda p: figure.savefig(p, dpi=110, format="png"),
+        "summary.json": lambda p: p.write_text(json.dumps(summary, indent=2, default=float)),
+    }
     return {k: str(v) for k, v in write_result_dir(out_dir, files).items()}
 
 
@@ -93,7 +113,7 @@ def compare_command(
             "optimizer_state]."
         ),
     ] = None,
-    dtype: Annotated[str, typer.Option(help="float32 or float64.")] = "float32",
+    dtype: DtypeOption = "float32",
     out: Annotated[str | None, typer.Option(help="Directory for the table (CSV), the figure and summary.json.")] = None,
     force: ForceFlag = False,
     threads: ThreadsOption = None,
@@ -175,17 +195,7 @@ def _compare(config: Any, out_dir: Path | None, json_: bool, done: Any, on_step:
     result = compare(config, progress=done, on_step=on_step)
     table = result.table()
     summary = result.summary()
-    files: dict[str, str] = {}
-    if out_dir is not None:
-        figure = compare_success(table, table["barrier"].iloc[0])
-        files = _write(
-            out_dir,
-            {
-                "compare.csv": lambda p: table.to_csv(p, index=False),
-                "compare.png": lambda p: figure.savefig(p, dpi=110, format="png"),
-                "summary.json": lambda p: p.write_text(json.dumps(summary, indent=2, default=float)),
-            },
-        )
+    files = _save(out_dir, "compare", table, lambda: compare_success(table, table["barrier"].iloc[0]), summary)
     if json_:
         _print_json(summary | {"files": files})
         return
@@ -240,17 +250,7 @@ def _escape(config: Any, out_dir: Path | None, json_: bool, done: Any, on_step: 
 
     study = escape_study(config, progress=done, on_step=on_step)
     rows, summary = study["rows"], study["summary"]
-    files: dict[str, str] = {}
-    if out_dir is not None:
-        figure = escape_success(rows, summary["barrier"])
-        files = _write(
-            out_dir,
-            {
-                "escape.csv": lambda p: rows.to_csv(p, index=False),
-                "escape.png": lambda p: figure.savefig(p, dpi=110, format="png"),
-                "summary.json": lambda p: p.write_text(json.dumps(summary, indent=2, default=float)),
-            },
-        )
+    files = _save(out_dir, "escape", rows, lambda: escape_success(rows, summary["barrier"]), summary)
     if json_:
         _print_json(summary | {"files": files})
         return

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from eqlandscape.cli.app import ForceFlag, JsonFlag, ThreadsOption, _print_json, _table, app, console
+from eqlandscape.cli.app import DtypeOption, ForceFlag, JsonFlag, ThreadsOption, _print_json, _table, app, console
 
 
 def _number(value: Any) -> Any:
@@ -57,7 +57,7 @@ def dynamics_command(
     optimizer: Annotated[str, typer.Option(help="sgd or adam.")] = "adam",
     lr: Annotated[float, typer.Option(help="Learning rate.")] = 0.01,
     record_every: Annotated[int, typer.Option(help="Record the metrics every this many steps.")] = 5,
-    dtype: Annotated[str, typer.Option(help="float32 or float64.")] = "float32",
+    dtype: DtypeOption = "float32",
     threads: ThreadsOption = None,
     out: Annotated[
         str | None, typer.Option(help="Directory for students.csv, summary.json and dynamics.png [none].")
@@ -96,9 +96,9 @@ def dynamics_command(
     result = dynamics(data, MLPArchitecture(reps), config, chosen, samples)
     table = result.steps
     rows = [{k: _number(v) for k, v in row.items()} for row in table.to_dict(orient="records")]
+    metadata = result.metadata() | {"steps": rows}
     paths: dict[str, Any] = {}
     if out_dir is not None:
-        metadata = result.metadata() | {"steps": rows}
         figure = dynamics_figure(result)
         paths = write_result_dir(
             out_dir,
@@ -109,7 +109,7 @@ def dynamics_command(
             },
         )
     if json_:
-        _print_json(result.metadata() | {"steps": rows, "files": [str(p) for p in paths.values()]})
+        _print_json(metadata | {"files": [str(p) for p in paths.values()]})
         return
     accuracy = "test_accuracy_mean" in table.columns
     columns = ["arm", "step", "dist to E (mean)", "(std)", "(max)"] + (
