@@ -150,6 +150,12 @@ def _buffer(ws: Workspace | None, name: str, shape: tuple[int, ...], like: Tenso
     return None if ws is None else ws.get(name, shape, like)
 
 
+def _contiguous(ws: Workspace | None, name: str, shape: tuple[int, ...], like: Tensor) -> Tensor:
+    """A contiguous ``shape`` tensor: the workspace's buffer ``name``, or a new one without a workspace."""
+    t = _buffer(ws, name, shape, like)
+    return like.new_empty(shape) if t is None else t
+
+
 _ALIGN = 64  # a multiple of twice the widest vector of any dtype: the vectorized loops' step
 
 
@@ -162,11 +168,8 @@ def _rows(ws: Workspace | None, name: str, shape: tuple[int, ...], like: Tensor)
     separately, with the tail at the same sample positions in every row."""
     B = shape[-1]
     if B % _ALIGN == 0:
-        t = _buffer(ws, name, shape, like)
-        return like.new_empty(shape) if t is None else t
-    padded = (*shape[:-1], (B // 16 + 1) * 16)
-    t = _buffer(ws, name, padded, like)
-    return (like.new_empty(padded) if t is None else t)[..., :B]
+        return _contiguous(ws, name, shape, like)
+    return _contiguous(ws, name, (*shape[:-1], (B // 16 + 1) * 16), like)[..., :B]
 
 
 def _columns(W: Tensor) -> tuple[Tensor, ...]:
@@ -235,10 +238,7 @@ many inputs, and one input at a time (two operations per input, a smaller buffer
 
 def _hidden_buffer(ws: Workspace | None, name: str, shape: tuple[int, ...], like: Tensor, exact: bool) -> Tensor:
     """The buffer of a hidden pre-activation: laid out by :func:`_rows` for a non-exact activation."""
-    if not exact:
-        return _rows(ws, name, shape, like)
-    t = _buffer(ws, name, shape, like)
-    return like.new_empty(shape) if t is None else t
+    return _contiguous(ws, name, shape, like) if exact else _rows(ws, name, shape, like)
 
 
 def forward_t(
@@ -261,8 +261,7 @@ def forward_t(
         if layer < last:
             out = _hidden_buffer(workspace, f"z{layer}", shape, W, act.exact)
         else:
-            out = _buffer(workspace, f"z{layer}", shape, W)
-            out = W.new_empty(shape) if out is None else out
+            out = _contiguous(workspace, f"z{layer}", shape, W)
         b = None if biases is None else biases[layer].unsqueeze(-1)
         if by_blas(W):
             z = _affine_blas(W, b, h, out, Workspace() if workspace is None else workspace)
@@ -294,11 +293,6 @@ def _check_loss(loss: str) -> str:
     if loss not in LOSSES:
         raise ValueError(f"unknown loss {loss!r}; expected one of {', '.join(LOSSES)}")
     return loss
-
-
-def _contiguous(ws: Workspace | None, name: str, shape: tuple[int, ...], like: Tensor) -> Tensor:
-    t = _buffer(ws, name, shape, like)
-    return like.new_empty(shape) if t is None else t
 
 
 def _bce_(out: Tensor, yt: Tensor, ws: Workspace | None) -> Tensor:
@@ -383,7 +377,7 @@ def output_loss_(loss: str, out: Tensor, yt: Tensor, workspace: Workspace | None
     return value
 
 
-def _correct(loss: str, out: Tensor, yt: Tensor, ws: Workspace | None) -> Tensor:
+def _correct(loss: str, out: Tensor, yt: Tensor) -> Tensor:
     """Per-model accuracy ``(K,)`` of the outputs ``out (K, n_L, B)``: ``bce``, the share of entries with
     ``f > 0`` exactly where ``y > 1/2``; ``cross_entropy``, the share of samples whose target's largest
     class (the first, for ties in the target) has the largest output, strictly above every other
@@ -422,10 +416,7 @@ def loss_t(
 ) -> Tensor:
     """Per-model loss ``(K,)`` (``loss``: one of :data:`LOSSES`, :func:`output_loss_`) on ``xt``
     (samples last) against targets ``(n_L, B)`` or ``(K, n_L, B)``."""
-    out = forward_t(weights, biases, xt, activation, workspace)[0][-1]
-    if _check_loss(loss) == "mse":
-        return _residual_and_loss_t(out, yt, _buffer(workspace, "squares", tuple(out.shape), out))[1]
-    return output_loss_(loss, out, yt, workspace)
+    return output_loss_(loss, forward_t(weights, biases, xt, activation, workspace)[0][-1], yt, workspace)
 
 
 def loss_and_accuracy_t(
@@ -442,12 +433,12 @@ def loss_and_accuracy_t(
     if _check_loss(loss) == "mse":
         raise ValueError("accuracy needs a classification loss (bce or cross_entropy), not mse")
     out = forward_t(weights, biases, xt, activation, workspace)[0][-1]
-    accuracy = _correct(loss, out, yt, workspace)
+    accuracy = _correct(loss, out, yt)
     return output_loss_(loss, out, yt, workspace), accuracy
 
 
 class Backprop:
-    """Per-model MSE loss and its gradient by backpropagation in the samples-last layout, bound to
+    """Per-model loss (:func:`output_loss_`) and its gradient by backpropagation in the samples-last layout, bound to
     ``K`` models' weight and bias tensors, gradient tensors (each may be a view of a larger tensor)
     and a number of samples: :meth:`__call__` ``(xt, yt)`` computes the loss ``(K,)`` at the current values
     of the weights and writes the gradient. All buffers and views are made here, once (the caller
@@ -547,7 +538,7 @@ class Backprop:
             delta = self.deltas[layer]
             products = self.products[layer]
             if self.blas[layer]:
-                inputs, W, grad_w = self._input(layer), self.weights[layer], self.grad_w[layer]
+                inputs, grad_w = self._input(layer), self.grad_w[layer]
                 for k in range(delta.shape[0]):
                     _model_mm(delta[k], (inputs if inputs.dim() == 2 else inputs[k]).t(), grad_w[k], ws)
             elif self.all_inputs[layer]:
