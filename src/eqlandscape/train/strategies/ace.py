@@ -30,7 +30,7 @@ from pydantic import Field
 
 from eqlandscape.nn import MLPArchitecture
 from eqlandscape.train.config import ConstrainedKind, NonNegativeFloat, StrategyConfig
-from eqlandscape.train.strategies.base import FlatLayout, Strategy, free_init, register_strategy
+from eqlandscape.train.strategies.base import FlatLayout, Strategy, flat_size, free_init, register_strategy
 
 if TYPE_CHECKING:
     from eqlandscape.train.trainer import _Phase as Phase
@@ -79,20 +79,18 @@ class Ace(Strategy):
         self.L = arch.n_layers
 
     def extras(self, phase: int) -> dict[str, tuple[int, ...]]:
-        numel = sum(int(np.prod(shape)) for shape in self.arch.shapes)
-        return {"gamma": (self.L,), "V": (numel,)} | ({"u": (self.L,)} if self.resilient else {})
+        return {"gamma": (self.L,), "V": (flat_size(self.arch),)} | ({"u": (self.L,)} if self.resilient else {})
 
     def init_extras(self, phase: int, full: list[Tensor]) -> dict[str, Tensor]:
         like = full[0]
         K = len(self.seeds)
         self.layout = FlatLayout(self.arch, like)
-        free = free_init(self.arch, self.seeds, "ace/V", self.config.free_init_scale, like)
         # per-model dual state: lambda (and the dual Adam moments), 0 at the start
         self.lam = like.new_zeros((K, self.L))
         self.dual_m, self.dual_v, self.dual_t = torch.zeros_like(self.lam), torch.zeros_like(self.lam), 0
         out = {
             "gamma": like.new_full((K, self.L), self.config.gamma_init),
-            "V": torch.cat([v.reshape(K, -1) for v in free], 1),
+            "V": free_init(self.arch, self.seeds, "ace/V", self.config.free_init_scale, like),
         }
         return out | ({"u": like.new_zeros((K, self.L))} if self.resilient else {})
 

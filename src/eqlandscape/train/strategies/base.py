@@ -41,6 +41,8 @@ the model axis): the per-seed determinism of :mod:`eqlandscape.train.trainer`.
 
 from __future__ import annotations
 
+import itertools
+import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -151,20 +153,24 @@ def build_strategy(
 
 
 # ---------------------------------------------------------------------- helpers of the strategies
-def free_init(arch: MLPArchitecture, seeds: np.ndarray, stream: str, scale: float, like: Tensor) -> list[Tensor]:
-    """Free tensors (flat order, ``(K, *shape)``, like ``like``) drawn from the seeds' stream
-    ``stream``: weights of layer ``l`` normal with standard deviation ``scale / sqrt(n_l)`` (the
-    scale of :meth:`~eqlandscape.nn.MLPArchitecture.init_full`), biases 0."""
+def free_init(arch: MLPArchitecture, seeds: np.ndarray, stream: str, scale: float, like: Tensor) -> Tensor:
+    """Free tensors side by side in flat order, ``(K, N)`` like ``like`` (a strategy's flat extra),
+    drawn from the seeds' stream ``stream``: weights of layer ``l`` normal with standard deviation
+    ``scale / sqrt(n_l)`` (the scale of :meth:`~eqlandscape.nn.MLPArchitecture.init_full`), biases 0."""
     out = []
     for t, shape in enumerate(arch.shapes):
         layer, is_bias = divmod(t, arch.per_layer)
         if is_bias:
-            out.append(like.new_zeros((len(seeds), *shape)))
+            out.append(np.zeros((len(seeds), math.prod(shape))))
             continue
         std = scale / np.sqrt(arch.widths[layer])
-        values = std * model_rng.normal(seeds, f"{stream}/W{layer}", shape)
-        out.append(torch.as_tensor(values, dtype=like.dtype, device=like.device).contiguous())
-    return out
+        out.append((std * model_rng.normal(seeds, f"{stream}/W{layer}", shape)).reshape(len(seeds), -1))
+    return torch.as_tensor(np.concatenate(out, axis=1), dtype=like.dtype, device=like.device).contiguous()
+
+
+def flat_size(arch: MLPArchitecture) -> int:
+    """``N``: the number of entries of all tensors of ``arch`` (the width of a flat ``(K, N)`` tensor)."""
+    return sum(math.prod(shape) for shape in arch.shapes)
 
 
 class FlatLayout:
@@ -174,12 +180,10 @@ class FlatLayout:
     once in gather form (a fixed order of operations per model)."""
 
     def __init__(self, arch: MLPArchitecture, like: Tensor) -> None:
-        sizes = [int(np.prod(shape)) for shape in arch.shapes]
-        layers = np.repeat([layer_of(arch, t) for t in range(len(sizes))], sizes)
-        self.layer_spans = [
-            slice(int(np.flatnonzero(layers == layer)[0]), int(np.flatnonzero(layers == layer)[-1]) + 1)
-            for layer in range(arch.n_layers)
-        ]
+        sizes = [math.prod(shape) for shape in arch.shapes]
+        layers = np.repeat(np.arange(len(sizes)) // arch.per_layer, sizes)
+        starts = np.cumsum([0, *sizes])[:: arch.per_layer].tolist()  # a layer's tensors are side by side
+        self.layer_spans = [slice(a, b) for a, b in itertools.pairwise(starts)]
         self.layer_index = torch.as_tensor(layers, device=like.device)
         # orbits of all tensors numbered together; members of each orbit padded with entry 0, weight 0
         orbit = np.concatenate(
@@ -216,8 +220,3 @@ def squared_norm(t: Tensor) -> Tensor:
     """``||t_k||^2`` of each model ``(K,)``: a sum over the model's own entries."""
     flat = t.reshape(t.shape[0], -1)
     return torch.linalg.vecdot(flat, flat)
-
-
-def layer_of(arch: MLPArchitecture, t: int) -> int:
-    """The layer of tensor ``t`` (flat order)."""
-    return t // arch.per_layer

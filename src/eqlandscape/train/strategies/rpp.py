@@ -19,7 +19,7 @@ from pydantic import Field
 
 from eqlandscape.nn import MLPArchitecture
 from eqlandscape.train.config import ConstrainedKind, NonNegativeFloat, StrategyConfig
-from eqlandscape.train.strategies.base import Strategy, free_init, register_strategy, squared_norm
+from eqlandscape.train.strategies.base import Strategy, flat_size, free_init, register_strategy, squared_norm
 
 if TYPE_CHECKING:
     from eqlandscape.train.trainer import _Phase as Phase
@@ -56,11 +56,10 @@ class Rpp(Strategy):
         self.phases = (arch.parametrizations(config.parametrization),)
 
     def extras(self, phase: int) -> dict[str, tuple[int, ...]]:
-        return {"free": (sum(int(np.prod(shape)) for shape in self.arch.shapes),)}
+        return {"free": (flat_size(self.arch),)}
 
     def init_extras(self, phase: int, full: list[Tensor]) -> dict[str, Tensor]:
-        free = free_init(self.arch, self.seeds, "rpp/free", self.config.free_init_scale, full[0])
-        return {"free": torch.cat([v.reshape(len(self.seeds), -1) for v in free], 1)}
+        return {"free": free_init(self.arch, self.seeds, "rpp/free", self.config.free_init_scale, full[0])}
 
     def compose(self, s: Phase, step: int) -> None:
         torch.add(s.full_flat, s.extra["free"], out=s.model_flat)

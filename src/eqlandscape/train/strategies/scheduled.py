@@ -26,7 +26,14 @@ from pydantic import Field
 
 from eqlandscape.nn import MLPArchitecture
 from eqlandscape.train.config import ConstrainedKind, NonNegativeFloat, PositiveInt, StrategyConfig
-from eqlandscape.train.strategies.base import FlatLayout, Strategy, free_init, register_strategy, squared_norm
+from eqlandscape.train.strategies.base import (
+    FlatLayout,
+    Strategy,
+    flat_size,
+    free_init,
+    register_strategy,
+    squared_norm,
+)
 
 if TYPE_CHECKING:
     from eqlandscape.train.trainer import _Phase as Phase
@@ -85,12 +92,11 @@ class Scheduled(Strategy):
         return theta(self.config.theta_schedule, self.config.theta_max, self.length, step)
 
     def extras(self, phase: int) -> dict[str, tuple[int, ...]]:
-        return {"V": (sum(int(np.prod(shape)) for shape in self.arch.shapes),)}
+        return {"V": (flat_size(self.arch),)}
 
     def init_extras(self, phase: int, full: list[Tensor]) -> dict[str, Tensor]:
         self.layout = FlatLayout(self.arch, full[0])
-        free = free_init(self.arch, self.seeds, "scheduled/V", self.config.free_init_scale, full[0])
-        return {"V": torch.cat([v.reshape(len(self.seeds), -1) for v in free], 1)}
+        return {"V": free_init(self.arch, self.seeds, "scheduled/V", self.config.free_init_scale, full[0])}
 
     def compose(self, s: Phase, step: int) -> None:
         torch.mul(s.extra["V"], self.theta(step), out=s.model_flat).add_(s.full_flat)
