@@ -194,8 +194,7 @@ class Parametrization:
             return {}
         labels = self.labels
         on = labels >= 0
-        row = np.where(on, labels, 0)
-        value = np.where(on, self.values, 0.0)
+        row = np.maximum(labels, 0)  # values and inverse are 0 already off the image
         counts = np.bincount(labels[on], minlength=self.dim)
         width = max(int(counts.max(initial=0)), 1)
         # entries sorted by coordinate, increasing within one (a stable sort); slot = rank in its coordinate
@@ -212,7 +211,7 @@ class Parametrization:
         member_pinv[owner, slot] = self.inverse[entries]
         return {
             "row": row,
-            "value": value,
+            "value": self.values,
             "members": members.reshape(-1),
             "member_phi": member_phi,
             "member_pinv": member_pinv,

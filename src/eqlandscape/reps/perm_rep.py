@@ -140,14 +140,8 @@ class PermRep:
             raise NotAHomomorphismError(f"{group.name} has {n_gens} generators, got {imgs.shape[0]} images")
         if group.order <= perm_group.ENUMERATION_LIMIT:
             return cls(group, extend_generator_images(group, imgs[None])[0], name=name)
-        from sympy.combinatorics import Permutation, PermutationGroup
-
-        d = group.degree
-        pairs = [
-            Permutation(np.concatenate([g, d + img]).tolist())
-            for g, img in zip(group.generator_perms, imgs, strict=True)
-        ]
-        if PermutationGroup(pairs).order() != group.order:
+        graph = PermGroup(np.concatenate([group.generator_perms, group.degree + imgs], axis=1), name="graph")
+        if graph.order != group.order:  # Schreier-Sims (PermGroup.order)
             raise NotAHomomorphismError(
                 f"images {imgs.tolist()} of the generators of {group.name} are not a homomorphism"
             )
