@@ -519,10 +519,9 @@ class _Chunk:
         if self.run.population is not None:
             loss = _expected_loss_and_grads(self.run.population, state.model, state.model_grads)
         elif ACTIVATION_FUNCTIONS[self.run.arch.activation].backward_ is None:
-            xt, yt = strategy.batch(*self.batches(step), step)
-            loss = _functional_loss_and_grads(self.run, state.model, state.model_grads, xt, yt)
+            loss = _functional_loss_and_grads(self.run, state.model, state.model_grads, *self._batch(step))
         else:
-            xt, yt = strategy.batch(*self.batches(step), step)
+            xt, yt = self._batch(step)
             key = (self.phase, xt.shape[-1])
             backprop = self._backprop.get(key)
             if backprop is None:
@@ -536,6 +535,10 @@ class _Chunk:
         self.penalty = strategy.extra_loss(state, step)  # adds its gradient in the full space
         state.pull_back()
         return loss
+
+    def _batch(self, step: int) -> tuple[Tensor, Tensor]:
+        """The batch of ``step`` as the strategy trains on it (:meth:`Strategy.batch`)."""
+        return self.strategy.batch(*self.batches(step), step)
 
     def record(self) -> None:
         """Write the metrics of the current state into the next record column, for the students
@@ -797,12 +800,18 @@ def _prepare(
     if run.population is not None:  # an unsupported student or teacher fails here, naming what
         run.population.expected_loss([t[:1] for t in run.initial])
     R = run.record_steps.size
-    curves = (CURVES if task.loss == "mse" else CURVES + ACCURACY_CURVES) + run.strategy_curves
+    curves = _loss_curves(task.loss) + run.strategy_curves
     out: dict[str, np.ndarray] = {name: np.zeros((K, R)) for name in curves}
     out.update(converged=np.zeros(K, bool), diverged=np.zeros(K, bool), steps_taken=np.zeros(K, np.int64))
     if config.record_weights:
         out.update({f"weights/{t}": np.zeros((K, R, *s)) for t, s in enumerate(arch.shapes)})
     return run, out
+
+
+def _loss_curves(loss: str) -> tuple[str, ...]:
+    """The recorded curves of every strategy: :data:`CURVES`, and :data:`ACCURACY_CURVES` for a
+    classification loss."""
+    return CURVES if loss == "mse" else CURVES + ACCURACY_CURVES
 
 
 def _strategy_curves(strategy: Strategy) -> tuple[str, ...]:
@@ -870,7 +879,6 @@ def _result(task: Task, run: _Run, out: dict[str, np.ndarray], jobs: list[_Chunk
     else:
         accuracy = {}
         success = test_loss <= cfg.success_tol
-    curves = CURVES + ACCURACY_CURVES if classification else CURVES
     table = pd.DataFrame(
         {
             "seed": run.seeds,
@@ -890,7 +898,7 @@ def _result(task: Task, run: _Run, out: dict[str, np.ndarray], jobs: list[_Chunk
             "dist_to_E": out["dist_to_E"][:, -1],
             "equiv_error": out["equiv_error"][:, -1],
             **{name: out[name][:, -1] for name in run.strategy_curves},
-            **{f"{name}_curve": list(out[name]) for name in curves + run.strategy_curves},
+            **{f"{name}_curve": list(out[name]) for name in _loss_curves(run.loss) + run.strategy_curves},
         }
     )
     trajectories = [out[f"weights/{t}"] for t in range(len(arch.shapes))] if cfg.record_weights else None
