@@ -76,6 +76,7 @@ def test_generator_images_are_validated_without_elements() -> None:
     conj = np.stack([pi[g][np.argsort(pi)] for g in G.generator_perms])  # pi g pi^-1: a homomorphism
     rep = PermRep.from_generator_images(G, conj)
     assert rep.size == 10 and [_order(g) for g in conj] == [_order(g) for g in G.generator_perms]
+    np.testing.assert_array_equal(rep.generator_images, conj)  # the rep sends each generator to its image
     bad = conj.copy()
     bad[0] = np.roll(np.arange(10), 1)  # a transposition (order 2) sent to a 10-cycle: the relation g^2 = e breaks
     assert _order(bad[0]) != _order(G.generator_perms[0])
