@@ -300,6 +300,13 @@ def planted_cases(draw: st.DrawFn, distinct: bool = True, activations: tuple[str
     return arch, draw(st.integers(0, 2**31))
 
 
+def _planted_start(case: tuple) -> tuple:
+    """``(arch, rng, start rep, its size, its generator images)`` of a :func:`planted_cases` draw."""
+    arch, seed = case
+    start = arch.reps[1]
+    return arch, np.random.default_rng(seed), start, start.size, _generator_images(start)
+
+
 @st.composite
 def other_cases(draw: st.DrawFn):
     """``(arch with start rep H, arch with a non-isomorphic H' of the same size, seed)``."""
@@ -366,12 +373,8 @@ def test_s3_natural_relabelled_is_conjugate(pi: list[int], cycles: str, ctype: l
 # ---------------------------------------------------------------------- 2. planted permutations
 @given(case=planted_cases())
 def test_planted_permutations_are_recovered(case: tuple) -> None:
-    arch, seed = case
-    rng = np.random.default_rng(seed)
+    arch, rng, start, n, gens = _planted_start(case)
     K = 3
-    start = arch.reps[1]
-    n = start.size
-    gens = _generator_images(start)
     w = _separated_e_point(arch, K, rng)
     pis = np.stack([rng.permutation(n), _random_commuting(start, rng), rng.permutation(n)])
     moved = _plant(arch, w, 1, pis)
@@ -409,12 +412,8 @@ def test_coinciding_neurons_give_a_rep_that_fits(case: tuple) -> None:
     """When E forces neurons to coincide several reps fit: the start rep is reported exactly when it
     fits within the tolerance (always when the moved weights are still in E), the reported residual is
     that of the reported images (direct evaluation), and a conjugate comes with a valid relabelling."""
-    arch, seed = case
-    rng = np.random.default_rng(seed)
+    arch, rng, start, n, gens = _planted_start(case)
     K = 4
-    start = arch.reps[1]
-    n = start.size
-    gens = _generator_images(start)
     w = _e_point(arch, K, rng)
     pis = np.stack([rng.permutation(n) for _ in range(K)])
     moved = _plant(arch, w, 1, pis)
@@ -469,11 +468,7 @@ def test_fewest_moved_relabelling_with_a_huge_centralizer() -> None:
 # ---------------------------------------------------------------------- 3. equivariance of discovery
 @given(case=planted_cases(), with_other=st.booleans())
 def test_relabelling_the_input_relabels_the_answer(case: tuple, with_other: bool) -> None:
-    arch, seed = case
-    rng = np.random.default_rng(seed)
-    start = arch.reps[1]
-    n = start.size
-    gens = _generator_images(start)
+    arch, rng, start, n, gens = _planted_start(case)
     w = _separated_e_point(arch, 3, rng)
     w = _plant(arch, w, 1, np.stack([rng.permutation(n), np.arange(n), rng.permutation(n)]))
     parts = [w, _gaussian(arch, 1, rng)]
@@ -610,11 +605,7 @@ def test_s4_other_transitive_rep_of_degree_6() -> None:
 # ---------------------------------------------------------------------- the residual and the tolerance
 @given(case=planted_cases(), noise=st.sampled_from([1e-4, 1e-3, 5e-3]))
 def test_residual_is_the_relative_mismatch_and_tol_its_threshold(case: tuple, noise: float) -> None:
-    arch, seed = case
-    rng = np.random.default_rng(seed)
-    start = arch.reps[1]
-    n = start.size
-    gens = _generator_images(start)
+    arch, rng, _, n, gens = _planted_start(case)
     w = _separated_e_point(arch, 1, rng, margin=0.2)
     pi = rng.permutation(n)
     w = [t + noise * rng.standard_normal(t.shape) for t in _plant(arch, w, 1, pi[None])]
