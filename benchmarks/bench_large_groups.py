@@ -97,6 +97,7 @@ def child_enumerating(n: int) -> dict:
     from eqlandscape.equivariant import equivariant_basis
     from eqlandscape.groups import group_from_name, orbit_labels, perm_group, set_enumeration_limit
     from eqlandscape.reps import natural
+    from eqlandscape.reps.constructors import tensor_perms
 
     base = peak_mb()
     start = time.perf_counter()
@@ -108,7 +109,7 @@ def child_enumerating(n: int) -> dict:
     P = V2.perms.astype(np.int32)  # (|G|, n^2): every element's permutation of V**2 (elements + table)
     m = P.shape[1]
     # W[i, j] is pair i * m + j; element g sends it to P[g, i] * m + P[g, j]: (|G|, m^2) images
-    images = (P[:, :, None] * m + P[:, None, :]).reshape(P.shape[0], m * m)
+    images = tensor_perms(P, P)
     dim, labels = orbit_labels(images, m * m)
     seconds = time.perf_counter() - start
     peak = peak_mb()
