@@ -478,8 +478,9 @@ def escape_study(
     seeds, initial = wrong_side_seeds(config, base.arch, teacher_side)
     analysis = analyze_barriers(base.arch)
     order = base.rep_in.group.order
-    total = config.switch_step + max(config.free_steps)
-    record = math.gcd(config.switch_step, *config.free_steps) or max(config.free_steps)
+    last = max(config.free_steps)
+    total = config.switch_step + last
+    record = math.gcd(config.switch_step, *config.free_steps) or last
     rows, seconds, train_configs = [], {}, {}
     for variant, switches in variants.items():
         strategy: dict[str, Any] = {
@@ -503,9 +504,9 @@ def escape_study(
         )
         train_configs[variant] = train_config
         noise = config.label_noise if switches["noise"] else 0.0
+        problem = config.problem.model_copy(update={"symmetrize": switches["symmetrize"], "label_noise": noise})
         for n_train in config.n_trains:
             for data_seed in config.data_seeds:
-                problem = config.problem.model_copy(update={"symmetrize": switches["symmetrize"], "label_noise": noise})
                 drawn = -(-n_train // order) if switches["symmetrize"] else n_train
                 task = problem.task(0.0, n_train=drawn, data_seed=data_seed)
                 label = f"{variant}, n_train {n_train}, data seed {data_seed}"
@@ -538,9 +539,9 @@ def escape_study(
                                     ~result.table["diverged"].to_numpy(bool) & (loss[:, column] <= config.success_tol)
                                 )
                             ),
-                            "dead": float(dead.mean()) if free == max(config.free_steps) else float("nan"),
+                            "dead": float(dead.mean()) if free == last else float("nan"),
                             "ended_on_teacher_side": float(np.mean(end == teacher_side))
-                            if free == max(config.free_steps)
+                            if free == last
                             else float("nan"),
                         }
                     )
@@ -553,7 +554,7 @@ def escape_study(
         "seeds": seeds.tolist(),
         "teacher_side": teacher_side,
         "barrier": analysis.barriers[0].equations[0].text,
-        "variants": {v: s for v, s in variants.items()},
+        "variants": variants,
         "train_configs": {k: v.model_dump(mode="json") for k, v in train_configs.items()},
         "seconds": seconds,
         "rows": json.loads(table.to_json(orient="records")),
