@@ -121,13 +121,18 @@ def strategy_config_classes() -> dict[str, type[StrategyConfig]]:
     return dict(_STRATEGY_CONFIGS)
 
 
-def strategy_fields(name: str) -> tuple[str, ...]:
-    """The options of strategy ``name`` (its config's fields other than ``name``); raises
-    :class:`ConfigError` for an unknown strategy."""
+def _strategy_config_class(name: Any) -> type[StrategyConfig]:
+    """The registered config class of strategy ``name``; :class:`ConfigError` naming an unknown one."""
     cls = _STRATEGY_CONFIGS.get(name)
     if cls is None:
         raise ConfigError(f"unknown strategy {name!r}; expected one of {', '.join(_STRATEGY_CONFIGS)}")
-    return tuple(f for f in cls.model_fields if f != "name")
+    return cls
+
+
+def strategy_fields(name: str) -> tuple[str, ...]:
+    """The options of strategy ``name`` (its config's fields other than ``name``); raises
+    :class:`ConfigError` for an unknown strategy."""
+    return tuple(f for f in _strategy_config_class(name).model_fields if f != "name")
 
 
 def strategy_config(value: str | dict[str, Any] | StrategyConfig) -> StrategyConfig:
@@ -135,10 +140,7 @@ def strategy_config(value: str | dict[str, Any] | StrategyConfig) -> StrategyCon
     if isinstance(value, StrategyConfig):
         return value
     data = {"name": value} if isinstance(value, str) else dict(value)
-    cls = _STRATEGY_CONFIGS.get(data.get("name"))  # type: ignore[arg-type]
-    if cls is None:
-        raise ConfigError(f"unknown strategy {data.get('name')!r}; expected one of {', '.join(_STRATEGY_CONFIGS)}")
-    return cls(**data)
+    return _strategy_config_class(data.get("name"))(**data)
 
 
 # ---------------------------------------------------------------------- the run

@@ -89,9 +89,9 @@ def _carry_moments(params: tuple[Parametrization, ...], src: list[Tensor], dst: 
         if not p.dim:
             d.zero_()
             continue
-        ones = s.new_ones((1, p.dim))
-        D = p.pullback(p.to_full(ones))  # (1, dim): phi phi^T 1, its diagonal for the gather kinds
+        phi_ones = p.to_full(s.new_ones((1, p.dim)))
+        D = p.pullback(phi_ones)  # (1, dim): phi phi^T 1, its diagonal for the gather kinds
         if first:
             d.copy_(p.to_full(s / D).reshape(d.shape))
         else:
-            d.copy_((p.to_full(s / (D * D)) * p.to_full(ones)).reshape(d.shape))
+            d.copy_((p.to_full(s / (D * D)) * phi_ones).reshape(d.shape))
