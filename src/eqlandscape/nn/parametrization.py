@@ -130,14 +130,7 @@ class Parametrization:
         first access in gather form; raises :class:`ConfigError` past :data:`DENSE_LIMIT` entries."""
         if self.dense is not None:
             return self.dense[0]
-        if self.labels is None or self.values is None:
-            return None
-        self._check_dense("phi")
-        on = np.flatnonzero(self.labels >= 0)
-        phi = np.zeros((self.dim, self.numel))
-        phi[self.labels[on], on] = self.values[on]
-        phi.setflags(write=False)
-        return phi
+        return self._from_gather("phi", self.values, transpose=False)
 
     @cached_property
     def pinv(self) -> np.ndarray | None:
@@ -145,14 +138,21 @@ class Parametrization:
         built on first access in gather form, with the same limit."""
         if self.dense is not None:
             return self.dense[1]
-        if self.labels is None or self.inverse is None:
+        return self._from_gather("pinv", self.inverse, transpose=True)
+
+    def _from_gather(self, what: str, weights: np.ndarray | None, transpose: bool) -> np.ndarray | None:
+        """The dense ``(dim, N)`` matrix with ``weights[a]`` at ``(labels[a], a)`` (transposed to
+        ``(N, dim)`` if asked), read-only; ``None`` without the gather form."""
+        if self.labels is None or weights is None:
             return None
-        self._check_dense("pinv")
+        self._check_dense(what)
         on = np.flatnonzero(self.labels >= 0)
-        pinv = np.zeros((self.numel, self.dim))
-        pinv[on, self.labels[on]] = self.inverse[on]
-        pinv.setflags(write=False)
-        return pinv
+        matrix = np.zeros((self.dim, self.numel))
+        matrix[self.labels[on], on] = weights[on]
+        if transpose:
+            matrix = np.ascontiguousarray(matrix.T)
+        matrix.setflags(write=False)
+        return matrix
 
     def same_as(self, other: Parametrization) -> bool:
         """Whether ``other`` maps coordinates to full tensors in the same way."""
