@@ -17,9 +17,10 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 from eqlandscape.cli import main
-from eqlandscape.dynamics import ARMS, MASK_ARMS, dynamics, dynamics_figure
+from eqlandscape.dynamics import ARMS, MASK_ARMS, dynamics
 from eqlandscape.errors import ConfigError, EqlandscapeError
 from eqlandscape.nn import MLPArchitecture
+from eqlandscape.plots import dynamics_figure
 from eqlandscape.reps import natural, regular, trivial
 from eqlandscape.tasks import digits_task, graph_task
 from eqlandscape.train import TrainConfig

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.figure import Figure
 
+    from eqlandscape.dynamics import DynamicsResult
     from eqlandscape.train import TrainResult
 
 
@@ -148,5 +149,37 @@ def escape_success(rows: pd.DataFrame, barrier: str) -> Figure:
     for ax in list(axes.flat)[len(variants) :]:
         ax.set_visible(False)
     fig.suptitle(f"relaxed students from the wrong side of {barrier}: mean and range over data samples", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def dynamics_figure(result: DynamicsResult) -> Figure:
+    """A matplotlib figure: per arm, the mean distance from ``E`` over the record steps with its
+    min-max band (log scale; exact zeros drawn at the axis floor), and the mean test accuracy (or
+    test loss for a regression task)."""
+    steps = result.steps
+    accuracy = "test_accuracy_mean" in steps.columns
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    floor = 1e-17
+    for arm in result.arms:
+        rows = steps[steps["arm"] == arm]
+        x = rows["step"].to_numpy()
+        (line,) = left.plot(x, np.maximum(rows["dist_to_E_mean"].to_numpy(), floor), label=arm)
+        left.fill_between(
+            x,
+            np.maximum(rows["dist_to_E_min"].to_numpy(), floor),
+            np.maximum(rows["dist_to_E_max"].to_numpy(), floor),
+            color=line.get_color(),
+            alpha=0.2,
+        )
+        right.plot(x, rows["test_accuracy_mean" if accuracy else "test_loss_mean"].to_numpy(), label=arm)
+    left.set_yscale("log")
+    left.set_xlabel("step")
+    left.set_ylabel("||A - P_E A|| / ||A||  (mean, min-max)")
+    left.set_title("distance from E")
+    right.set_xlabel("step")
+    right.set_ylabel("test accuracy (mean)" if accuracy else "test loss (mean)")
+    right.set_title(result.task.get("task", "task"))
+    left.legend(fontsize=8)
     fig.tight_layout()
     return fig

@@ -68,7 +68,7 @@ def dynamics_command(
     """Equivariant, augmented and nominal training from one equivariant point per seed: the distance of
     the weights from E and the test accuracy over training (mean and spread over the students)."""
     from eqlandscape.cli.tasks import _chain, default_student_spec, make_data_task
-    from eqlandscape.dynamics import dynamics, dynamics_figure
+    from eqlandscape.dynamics import dynamics
     from eqlandscape.errors import ConfigError
     from eqlandscape.files import check_output_dir, write_result_dir
     from eqlandscape.nn import MLPArchitecture
@@ -99,6 +99,8 @@ def dynamics_command(
     metadata = result.metadata() | {"steps": rows}
     paths: dict[str, Any] = {}
     if out_dir is not None:
+        from eqlandscape.plots import dynamics_figure
+
         figure = dynamics_figure(result)
         paths = write_result_dir(
             out_dir,
