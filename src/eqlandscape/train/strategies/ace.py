@@ -158,6 +158,3 @@ class Ace(Strategy):
         if self.resilient:
             values["u"] = s.extra["u"]
         return {f"{n}_{layer}": v[:, layer].clone() for n, v in values.items() for layer in range(self.L)}
-
-    def dropped(self, s: Phase) -> list[Tensor]:
-        return s.full

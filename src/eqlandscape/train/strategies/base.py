@@ -68,13 +68,13 @@ class Strategy:
     has_extra_loss = False
     """Whether :meth:`extra_loss` returns a value (then recorded as the ``penalty`` curve)."""
     has_free_part = False
-    """Whether :meth:`dropped` returns the model without its free part (``test_loss_dropped``)."""
+    """Whether the model is the base tensors plus a free part of the extras (:meth:`compose`), so
+    that :meth:`dropped` returns the base tensors (``test_loss_dropped``)."""
 
     def __init__(self, config: StrategyConfig, arch: MLPArchitecture, seeds: np.ndarray, steps: int) -> None:
         self.config = config
         self.arch = arch
         self.seeds = np.asarray(seeds, dtype=np.int64)
-        self.steps = steps
         self.phases: tuple[tuple[Parametrization, ...], ...] = (arch.parametrizations("free"),)
         self.switch_steps: tuple[int, ...] = ()
 
@@ -126,8 +126,9 @@ class Strategy:
         return {}
 
     def dropped(self, s: Phase) -> list[Tensor] | None:
-        """The model with the free part dropped (flat order), or ``None`` if the strategy has none."""
-        return None
+        """The model with the free part dropped (flat order): the base tensors ``s.full``; ``None``
+        if the strategy has no free part."""
+        return s.full if self.has_free_part else None
 
 
 def register_strategy(*configs: type[StrategyConfig]) -> Callable[[type[Strategy]], type[Strategy]]:

@@ -79,6 +79,3 @@ class Rpp(Strategy):
 
     def record(self, s: Phase, step: int) -> dict[str, Tensor]:
         return {"eq_norm": squared_norm(s.full_flat).sqrt(), "free_norm": squared_norm(s.extra["free"]).sqrt()}
-
-    def dropped(self, s: Phase) -> list[Tensor]:
-        return s.full

@@ -119,6 +119,3 @@ class Scheduled(Strategy):
         gap = V - self.layout.project(V)
         th = V.new_full((V.shape[0],), self.theta(step))
         return {"theta": th, "v_norm": squared_norm(V).sqrt(), "v_equiv_error": squared_norm(gap).sqrt()}
-
-    def dropped(self, s: Phase) -> list[Tensor]:
-        return s.full
