@@ -78,11 +78,12 @@ def write_result_dir(path: Path, files: dict[str, Callable[[Path], None]]) -> di
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.tmp-"))
     old: Path | None = None
+    umask = _umask()
     try:
         for name, write in files.items():
             write(tmp / name)
-            os.chmod(tmp / name, 0o666 & ~_umask())
-        os.chmod(tmp, 0o777 & ~_umask())
+            os.chmod(tmp / name, 0o666 & ~umask)
+        os.chmod(tmp, 0o777 & ~umask)
         if path.exists():
             old = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.old-"))
             os.replace(path, old)
@@ -96,4 +97,3 @@ def write_result_dir(path: Path, files: dict[str, Callable[[Path], None]]) -> di
         if old is not None and old.exists():
             shutil.rmtree(old, ignore_errors=True)
     return {name: path / name for name in files}
-

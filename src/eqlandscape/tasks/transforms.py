@@ -28,11 +28,11 @@ import torch
 from eqlandscape.errors import ConfigError
 from eqlandscape.reps import PermRep
 from eqlandscape.tasks.protocol import Task
+from eqlandscape.train.config import MAX_SEED
 
 SYMMETRIZE_LIMIT = 1 << 20
 """The most train samples :func:`symmetrize` makes (``|G| * n_train``): 1,048,576 samples, 8 MB per
 input coordinate in float64."""
-_MAX_SEED = 2**63 - 1
 
 
 @functools.cache
@@ -103,7 +103,7 @@ def with_label_noise(task: Task, sigma: float, seed: int = 0) -> Task:
     classification loss."""
     if isinstance(sigma, bool) or not isinstance(sigma, int | float) or not np.isfinite(sigma) or sigma < 0:
         raise ConfigError(f"label noise sigma must be a finite number >= 0, got sigma={sigma!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or not 0 <= seed <= _MAX_SEED:
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or not 0 <= seed <= MAX_SEED:
         raise ConfigError(f"label noise seed must be an integer 0 .. 2^63 - 1, got seed={seed!r}")
     if task.loss != "mse":
         raise ConfigError(f"label noise applies to regression (mse) tasks, not to a task with loss {task.loss!r}")
