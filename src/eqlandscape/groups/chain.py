@@ -237,15 +237,13 @@ class StabilizerChain:
         """Bool ``(B,)``: whether each row of ``perms`` (``(B, N)``) is an element (vectorized sift)."""
         x = np.array(perms, dtype=np.int64).reshape(-1, self.degree)
         alive = np.ones(x.shape[0], dtype=bool)
-        identity = np.broadcast_to(np.arange(self.degree), x.shape)
         for b, lookup, trans in zip(self.base, self._lookups, self.transversals, strict=True):
             images = x[:, b]
             rows = np.where(images < self.faithful, lookup[np.minimum(images, self.faithful - 1)], -1)
             alive &= rows >= 0
-            inverse = np.empty_like(x)
-            np.put_along_axis(inverse, trans[np.maximum(rows, 0)].astype(np.int64), identity, axis=1)
+            inverse = _inverse(trans[np.maximum(rows, 0)].astype(np.int64))
             x = np.take_along_axis(inverse, x, axis=1)  # u^-1 * x fixes the base points up to b
-        return alive & (x == identity).all(axis=1)
+        return alive & (x == np.arange(self.degree)).all(axis=1)
 
     def canonical_coset_reps(self, perms: np.ndarray, start: int = 0) -> np.ndarray:
         """The canonical representative of each left coset ``x H`` (``H`` this chain's group, or with
@@ -296,12 +294,9 @@ class StabilizerChain:
         # 2. on all points: sift the faithful block through the stored transversals (rows), then compose
         rows = []
         x = g
-        identity = np.broadcast_to(np.arange(self.faithful), x.shape)
         for b, lookup, block in zip(self.base, self._lookups, self._faithful_blocks, strict=True):
             rows.append(lookup[x[:, b]])
-            inverse = np.empty_like(x)
-            np.put_along_axis(inverse, block[rows[-1]], identity, axis=1)
-            x = np.take_along_axis(inverse, x, axis=1)
+            x = np.take_along_axis(_inverse(block[rows[-1]]), x, axis=1)
         full = self.transversals[0][rows[0]]
         for trans, row in zip(self.transversals[1:], rows[1:], strict=True):
             full = np.take_along_axis(full, trans[row], axis=1)
@@ -313,9 +308,13 @@ class StabilizerChain:
 
 
 def _inverse(p: np.ndarray) -> np.ndarray:
-    """``p^-1`` (``p^-1[p[x]] = x``), by one scatter."""
+    """``p^-1`` (``p^-1[p[x]] = x``) of a permutation or of each row of ``p``, by one scatter."""
     inverse = np.empty_like(p)
-    inverse[p] = np.arange(p.shape[0], dtype=p.dtype)
+    identity = np.arange(p.shape[-1], dtype=p.dtype)
+    if p.ndim == 1:  # the construction's hot path: a plain scatter
+        inverse[p] = identity
+    else:
+        np.put_along_axis(inverse, p, np.broadcast_to(identity, p.shape), axis=-1)
     return inverse
 
 
