@@ -125,8 +125,8 @@ def _cli_type(annotation: Any) -> str | None:
     return {int: "INTEGER", float: "FLOAT", bool: "BOOLEAN", str: "TEXT"}.get(annotation)
 
 
-def _typed(value: str, metavar: str) -> Any:
-    """A strategy option's text as its field's type (``INTEGER``, ``FLOAT``), so that the config's
+def _typed(value: str, metavar: str | None) -> Any:
+    """A strategy option's text as its field's type (metavar ``INTEGER``, ``FLOAT``), so that the config's
     error shows the number; text that is not one stays text, and the config names it."""
     convert = {"INTEGER": int, "FLOAT": float}.get(metavar)
     if convert is None:
@@ -239,9 +239,9 @@ def train_command(
     on graph connectivity (graphs) or on digits (digits)."""
     out_dir = None if out is None else check_output_dir(out, force=force)
     # an option given for a strategy that has no such field is an error, not silently ignored
-    metavars = {name: metavar for name, (metavar, _) in strategy_options().items()}
     given = {k: v for k, v in strategy_values.items() if v is not None}
     fields = strategy_fields(strategy)
+    field_types = strategy_config_classes()[strategy].model_fields  # the value's type: this strategy's field
     for name, value in given.items():
         if name not in fields:
             flag = "--" + name.replace("_", "-")
@@ -276,7 +276,7 @@ def train_command(
     if teacher_weights != "plane" and (teacher_a is not None or teacher_b is not None):
         raise ConfigError(f"--teacher-a/--teacher-b apply to --teacher-weights plane, not {teacher_weights!r}")
     config = TrainConfig(
-        strategy={"name": strategy, **{k: _typed(v, metavars[k]) for k, v in given.items()}},
+        strategy={"name": strategy, **{k: _typed(v, _cli_type(field_types[k].annotation)) for k, v in given.items()}},
         optimizer={"name": optimizer, "lr": lr},
         n_models=students,
         first_seed=seed,
