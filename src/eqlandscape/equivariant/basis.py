@@ -294,7 +294,7 @@ def equivariant_basis(rep_in: PermRep, rep_out: PermRep, *, cache: bool = True) 
         )
     # int32 point numbers (pairs < PAIR_LIMIT < 2^31): half the memory of the images and the labelling
     images = tensor_perms(rep_out.generator_images.astype(np.int32), rep_in.generator_images.astype(np.int32))
-    _, labels = orbit_labels(images, rep_out.size * rep_in.size)
+    _, labels = orbit_labels(images, pairs)
     label = f"maps {rep_in.name} -> {rep_out.name} of {rep_in.group.name}"
     basis = _orbit_basis(labels, (rep_out.size, rep_in.size), label)
     if cache:
