@@ -54,7 +54,7 @@ class Interrupted(Exception):
     """Ctrl-C after some results were saved: its message says what was kept (exit status 130)."""
 
 
-def _print_json(payload: dict[str, Any]) -> None:
+def _print_json(payload: dict[str, Any] | list[Any]) -> None:
     sys.stdout.write(json.dumps(payload, indent=2) + "\n")
 
 
@@ -180,7 +180,7 @@ def barriers(
 
     rows = analyze_barriers(MLPArchitecture(rep_chain(group_name, reps), "relu", bias)).rows()
     if json_:
-        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        _print_json(rows)
         return
     if not rows:
         console.print(f"{reps} has no hidden layer: no hidden symmetries")
@@ -208,7 +208,7 @@ def atlas(
             progress=lambda name: status.update(f"atlas: {name}"),
         )
     if json_:
-        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        _print_json(rows)
         return
     console.print(
         _table(
