@@ -33,6 +33,7 @@ from eqlandscape.landscape.functional import (
     unflatten,
 )
 from eqlandscape.nn import MLPArchitecture
+from eqlandscape.symmetry.weight_space import check_tol
 
 Tensor = torch.Tensor
 
@@ -58,9 +59,7 @@ def classify_critical_point(spectrum: Any, tol: float) -> CriticalPoint:
     Raises :class:`ConfigError` for a non-positive or non-finite ``tol``, a matrix that is not square
     and symmetric (relative asymmetry above ``1e-8``), or non-finite entries.
     """
-    numeric = isinstance(tol, int | float | np.integer | np.floating) and not isinstance(tol, bool)
-    if not (numeric and np.isfinite(tol) and tol > 0):
-        raise ConfigError(f"tol must be a positive number, got tol={tol!r}")
+    tol = check_tol(tol)
     a = np.asarray(spectrum.detach().cpu() if hasattr(spectrum, "detach") else spectrum, dtype=np.float64)
     if not np.isfinite(a).all() or a.size == 0:
         raise ConfigError(f"the spectrum of shape {a.shape} is empty or has non-finite entries")
@@ -78,7 +77,7 @@ def classify_critical_point(spectrum: Any, tol: float) -> CriticalPoint:
     index = int((eigenvalues < -tol).sum())
     zeros = int((np.abs(eigenvalues) <= tol).sum())
     verdict = "saddle" if index else ("degenerate" if zeros else "minimum")
-    return CriticalPoint(index, zeros, verdict, eigenvalues, float(tol))
+    return CriticalPoint(index, zeros, verdict, eigenvalues, tol)
 
 
 # ---------------------------------------------------------------------- refinement and critical points
@@ -189,15 +188,12 @@ def refine(
     iterations. Computed in float64. With ``objective`` (a closed-form loss such as the population
     loss, :data:`~eqlandscape.landscape.functional.Objective`) ``x`` and ``y`` are ignored (pass ``None``).
     """
-    tol = float(tol)
-    if not (np.isfinite(tol) and tol > 0):
-        raise ConfigError(f"tol must be a positive number, got tol={tol!r}")
+    tol = check_tol(tol)
     if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 0:
         raise ConfigError(f"max_steps must be a non-negative integer, got max_steps={max_steps!r}")
     coords, params = _as_named(arch, tensors, params)
     activation = arch.activation
     x, y = _data(x, y, objective)
-    like = coords
     theta = flatten(coords, batch_dims=1)
     K, d = theta.shape
     g, value = _grad_and_loss(coords, x, y, activation, criterion, params, objective)
@@ -210,7 +206,7 @@ def refine(
         if not bool(active.any()):
             break
         idx = torch.nonzero(active).reshape(-1)
-        sub = unflatten(theta[idx], like, batch_dims=1)
+        sub = unflatten(theta[idx], coords, batch_dims=1)
         H = _hessian(sub, x, y, activation, criterion, params, objective)
         H = (H + H.mT) / 2
         scale = H.abs().amax(dim=(1, 2)).clamp_min(1e-12)
@@ -221,7 +217,7 @@ def refine(
         step = step * torch.where(norm > radius, radius / norm.clamp_min(1e-300), torch.ones_like(norm))[:, None]
         trial = theta[idx] + step
         g_new, v_new = _grad_and_loss(
-            unflatten(trial, like, batch_dims=1), x, y, activation, criterion, params, objective
+            unflatten(trial, coords, batch_dims=1), x, y, activation, criterion, params, objective
         )
         n_new = g_new.norm(dim=1)
         accept = torch.isfinite(n_new) & (n_new < gnorm[idx])
@@ -230,7 +226,7 @@ def refine(
         steps[acc] += 1
         mu[acc] = (mu[acc] / 3).clamp_min(1e-15)
         mu[idx[~accept]] *= 10
-    out = unflatten(theta, like, batch_dims=1)
+    out = unflatten(theta, coords, batch_dims=1)
     gn = gnorm.numpy().copy()
     return Refinement(out, theta, gn, value.detach().numpy().copy(), gn <= tol, steps.numpy(), tol)
 
@@ -292,9 +288,7 @@ def critical_points(
     from eqlandscape.landscape.hessian import coordinate_matrix, restrict
     from eqlandscape.symmetry import analyze_barriers, fixed_point_subspace
 
-    for name, value in (("eig_tol", eig_tol), ("side_tol", side_tol)):
-        if isinstance(value, bool) or not isinstance(value, int | float) or not (np.isfinite(value) and value > 0):
-            raise ConfigError(f"{name} must be a positive number, got {name}={value!r}")
+    eig_tol, side_tol = check_tol(eig_tol, "eig_tol"), check_tol(side_tol, "side_tol")
     if refined is None:
         refined = refine(
             arch,
@@ -326,7 +320,7 @@ def critical_points(
         perm = np.arange(arch.widths[b.layer])
         perm[list(b.pair)] = perm[list(b.pair[::-1])]
         member[b.equations[0].text] = fixed_point_subspace(arch, [(b.layer, perm)]).contains(weights, side_tol)
-    nan = CriticalPoint(-1, -1, "degenerate", np.full(H.shape[-1], np.nan), float(eig_tol))
+    nan = CriticalPoint(-1, -1, "degenerate", np.full(H.shape[-1], np.nan), eig_tol)
 
     finite = torch.isfinite(refined.flat).all(dim=1)
 
@@ -335,7 +329,7 @@ def critical_points(
 
         def classify(h: Tensor, k: int = k) -> CriticalPoint:
             ok = bool(finite[k]) and bool(torch.isfinite(h).all())
-            return classify_critical_point((h + h.T) / 2, eig_tol) if ok else nan
+            return classify_critical_point(h, eig_tol) if ok else nan
 
         free = classify(H[k])
         reports.append(
@@ -352,7 +346,7 @@ def critical_points(
                 sides=tuple(str(s) for s in sides[k]),
                 subspaces={key: bool(v[k]) for key, v in member.items()},
                 weights=[w[k] for w in weights],
-                eig_tol=float(eig_tol),
+                eig_tol=eig_tol,
             )
         )
     return refined, reports

@@ -239,7 +239,7 @@ def coordinate_matrix(params: Mapping[str, Parametrization]) -> np.ndarray:
     tensors) in flat order, ``W.flat = theta @ Phi`` for the flat coordinates ``theta (d,)``; the
     identity block for a ``free`` tensor."""
     names, _, _ = structure(params)
-    blocks = [np.eye(params[n].numel) if params[n].phi is None else np.asarray(params[n].phi) for n in names]
+    blocks = [np.eye(params[n].numel) if params[n].is_identity else np.asarray(params[n].phi) for n in names]
     return scipy.linalg.block_diag(*blocks)
 
 

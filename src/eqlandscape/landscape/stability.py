@@ -34,7 +34,9 @@ from eqlandscape.errors import ConfigError
 from eqlandscape.landscape.critical import classify_critical_point
 from eqlandscape.landscape.functional import Objective, augment, named
 from eqlandscape.landscape.hessian import hessian, objective_hessian, orthogonal_complement, restrict
+from eqlandscape.landscape.slices import _flat, _unflat
 from eqlandscape.nn import MLPArchitecture
+from eqlandscape.symmetry.weight_space import check_tol
 
 STABILITY = ("stable", "saddle")
 
@@ -61,9 +63,7 @@ def distance_to_E(arch: MLPArchitecture, weights: Sequence[Any]) -> float:
 def require_in_E(arch: MLPArchitecture, weights: Sequence[Any], tol: float = 1e-6, what: str = "point") -> None:
     """:class:`ConfigError` saying how far off ``E`` the weights are, unless their distance to ``E`` is at
     most ``tol`` times ``max(1, |weights|)`` (an ``E``-restricted quantity is asked for)."""
-    tol = float(tol)
-    if not (np.isfinite(tol) and tol > 0):
-        raise ConfigError(f"tol must be a positive number, got tol={tol!r}")
+    tol = check_tol(tol)
     arrays = _weights(arch, weights)
     distance = distance_to_E(arch, arrays)
     norm = float(np.sqrt(sum((a**2).sum() for a in arrays)))
@@ -161,9 +161,7 @@ def stability(
     :func:`~eqlandscape.landscape.critical.refine`): the verdicts are those of the second-order test."""
     from eqlandscape.symmetry import fixed_point_subspace
 
-    if isinstance(tol, bool) or not isinstance(tol, int | float) or not (np.isfinite(tol) and tol > 0):
-        raise ConfigError(f"tol must be a positive number, got tol={tol!r}")
-    tol = float(tol)
+    tol = check_tol(tol)
     require_in_E(arch, weights, in_E_tol)
     H = free_hessian(arch, weights, x, y, criterion=criterion, augmented=True, objective=objective)
     H = (H + H.T) / 2
@@ -273,18 +271,16 @@ def escape_run(
     non-positive ``scale``."""
     from eqlandscape.train import TrainConfig, train
 
-    if isinstance(scale, bool) or not isinstance(scale, int | float) or not (np.isfinite(scale) and scale > 0):
-        raise ConfigError(f"scale must be a positive number, got scale={scale!r}")
+    check_tol(scale, "scale")
     arch = task.arch
-    flat = np.concatenate([w.ravel() for w in point.weights])
+    flat = _flat([np.asarray(w)[None] for w in point.weights])[0]
     rng = np.random.default_rng(seed)
     moves = rng.standard_normal((n_models, flat.size))
     if point.stability.escape is not None:
         moves[0] = point.stability.escape
     moves /= np.linalg.norm(moves, axis=1, keepdims=True)
     starts = flat[None] + scale * moves
-    sizes = np.cumsum([int(np.prod(s)) for s in arch.shapes])[:-1]
-    initial = [p.reshape(n_models, *s) for p, s in zip(np.split(starts, sizes, axis=1), arch.shapes, strict=True)]
+    initial = _unflat(arch, starts)
     config = TrainConfig(
         strategy={"name": "augmented"},
         optimizer={"name": "sgd", "lr": lr},
