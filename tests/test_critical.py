@@ -100,7 +100,7 @@ def demo_json() -> dict:
 
 def _hand_loss(W0: torch.Tensor, W1: torch.Tensor) -> torch.Tensor:
     """The demo problem's loss, written out: the plane teacher W = I - 0.2 (J - I) with output weights 1,
-    its train set (512 samples, seed 0) permuted by all six elements of S3, ReLU, mean squared error."""
+    its train set (256 samples, seed 0) permuted by all six elements of S3, ReLU, mean squared error."""
     task = make_task("S3", "natural -> natural -> trivial", teacher_weights="plane", bias=False, n_train=256)
     x = torch.cat([task.x_train[:, list(p)] for p in itertools.permutations(range(3))])
     teacher = torch.eye(3, dtype=F64) - 0.2 * (torch.ones(3, 3, dtype=F64) - torch.eye(3, dtype=F64))

@@ -317,7 +317,8 @@ def hessian_command(
         population=population,
     )
     arch = task.arch
-    bases = {s: subspace_basis(arch, s, fix=fix_generators(arch.widths, parsed_fix), layer=layer) for s in spaces}
+    generators = fix_generators(arch.widths, parsed_fix)
+    bases = {s: subspace_basis(arch, s, fix=generators, layer=layer) for s in spaces}
     if weights is None:
         point = [t.detach().numpy() for t in task.teacher.full()]
     else:
@@ -335,6 +336,7 @@ def hessian_command(
     size = sum(int(np.prod(s)) for s in arch.shapes)
     exact = method == "exact" or (method == "auto" and size <= EXACT_LIMIT)
     H = free_hessian(arch, point, x, y, objective=objective) if exact else None
+    coords = None if exact else named([torch.as_tensor(w) for w in point], arch.bias)
     results, panels = {}, []
     for name, basis in bases.items():
         dim = size if basis is None else basis.shape[0]
@@ -342,7 +344,6 @@ def hessian_command(
         if exact:
             block = H if basis is None else restrict(H, basis)
         else:
-            coords = named([torch.as_tensor(w) for w in point], arch.bias)
             operator = hessian_operator(coords, x, y, activation=arch.activation, basis=basis, objective=objective)
             whole = 2 * top >= dim  # a space this small is formed from its dim products
             if whole:

@@ -47,6 +47,12 @@ def graph_nodes(group: str) -> int:
     return int(match.group(1))
 
 
+def _check_seed(name: str, value: int | None) -> None:
+    """:class:`ConfigError` for a seed option outside ``0 .. MAX_SEED`` (``None``: the default, accepted)."""
+    if value is not None and not 0 <= value <= MAX_SEED:
+        raise ConfigError(f"{name} {value} is out of range: seeds are integers 0 .. 2^63 - 1")
+
+
 def make_data_task(
     task: str,
     group: str,
@@ -58,8 +64,7 @@ def make_data_task(
     """The task ``graphs`` (``S<n>``: ``count`` graphs, default 1,000, of ``n`` nodes in two blocks of
     ``n // 2`` and ``n - n // 2``) or ``digits`` (``group`` ``C4`` or ``D4`` acting on the pixels), split
     with ``train_fraction`` (default 0.8) and drawn or shuffled with ``data_seed`` (default 0)."""
-    if data_seed is not None and not 0 <= data_seed <= MAX_SEED:
-        raise ConfigError(f"--data-seed {data_seed} is out of range: seeds are integers 0 .. 2^63 - 1")
+    _check_seed("--data-seed", data_seed)
     fraction = 0.8 if train_fraction is None else train_fraction
     seed = 0 if data_seed is None else data_seed
     if task == "graphs":
@@ -105,9 +110,8 @@ def make_task(
     ``activation`` and ``bias``). ``"plane"``: the demo's teacher for any group, reps
     ``natural -> natural -> trivial``, ReLU, no biases, ``W_0 = a I + b (J - I)`` and output weights 1
     (:func:`~eqlandscape.tasks.plane_teacher`)."""
-    for name, value in (("--teacher-seed", teacher_seed), ("--data-seed", data_seed)):
-        if value is not None and not 0 <= value <= MAX_SEED:
-            raise ConfigError(f"{name} {value} is out of range: seeds are integers 0 .. 2^63 - 1")
+    _check_seed("--teacher-seed", teacher_seed)
+    _check_seed("--data-seed", data_seed)
     if teacher_weights not in TEACHER_WEIGHTS:
         raise ConfigError(f"unknown teacher weights {teacher_weights!r}; expected one of {', '.join(TEACHER_WEIGHTS)}")
     teacher_reps = rep_chain(group, teacher_spec)

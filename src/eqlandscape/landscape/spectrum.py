@@ -215,7 +215,7 @@ def spectrum_ends(
     _check_positive(m, "steps", integer=True)
     start = np.random.default_rng(seed).standard_normal(n)
     alpha, beta = lanczos_tridiagonal(operator, start, m)
-    ritz = np.linalg.eigvalsh(np.diag(alpha) + np.diag(beta, 1) + np.diag(beta, -1))
+    ritz = np.linalg.eigvalsh(_tridiagonal(alpha, beta))
     top, _ = extreme_eigenvalues(operator, k, which="largest", tol=tol, seed=seed + 1)
     return ritz[:k], top
 
@@ -261,6 +261,11 @@ def lanczos_tridiagonal(operator: LinearOperator, start: np.ndarray, steps: int)
     return np.asarray(alpha), np.asarray(beta)
 
 
+def _tridiagonal(alpha: np.ndarray, beta: np.ndarray) -> np.ndarray:
+    """The symmetric tridiagonal ``T`` of :func:`lanczos_tridiagonal`'s ``alpha`` and ``beta``."""
+    return np.diag(alpha) + np.diag(beta, 1) + np.diag(beta, -1)
+
+
 @dataclass(frozen=True)
 class SpectralDensity:
     """Gauss quadratures of the spectral measure, one per probe: ``nodes (probes, m)`` and
@@ -303,7 +308,6 @@ def spectral_density(
     nodes, weights = np.zeros((len(starts), m)), np.zeros((len(starts), m))
     for i, start in enumerate(starts):
         alpha, beta = lanczos_tridiagonal(operator, start, m)
-        T = np.diag(alpha) + np.diag(beta, 1) + np.diag(beta, -1)
-        theta, Q = np.linalg.eigh(T)
+        theta, Q = np.linalg.eigh(_tridiagonal(alpha, beta))
         nodes[i, : alpha.size], weights[i, : alpha.size] = theta, Q[0] ** 2
     return SpectralDensity(nodes, weights, n)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -85,6 +86,11 @@ class TeacherStudentTask:
             "population": self.population,
         }
 
+    @cached_property
+    def _population_weights(self) -> dict[str, torch.Tensor]:
+        """The teacher's ``W0, W1`` for :meth:`expected_loss`, checked and converted once."""
+        return _population_teacher(self.teacher, self.inputs)
+
     def expected_loss(self, tensors: Sequence[torch.Tensor]) -> torch.Tensor:
         """The expected mean squared error ``(K,)`` over ``x ~ N(0, I)`` of ``K`` students given by their
         full weights in flat order (``W0 (K, n_h, n_in)``, ``W1 (K, n_out, n_h)``), against the labels
@@ -100,7 +106,7 @@ class TeacherStudentTask:
         inputs other than ``gaussian``, students with biases or other depths."""
         from eqlandscape.landscape.population import batched_population_loss
 
-        teacher = _population_teacher(self.teacher, self.inputs)
+        teacher = self._population_weights
         names = ("W0", "W1")
         if len(tensors) != 2:
             what = "biases" if len(tensors) == 4 else f"{len(tensors)} tensors"
