@@ -149,6 +149,8 @@ def test_digits_rotation_is_numpy_rot90_and_masks_are_compatible_or_not() -> Non
         ("graph_task", {"count": 10, "blocks": (0, 3)}, "(0, 3)"),
         ("digits_task", {"group": "C8"}, "C8"),
         ("digits_task", {"train_fraction": 1.0}, "1.0"),
+        ("digits_task", {"train_fraction": 1e-5}, "train_fraction=1e-05 leave an empty train"),
+        ("graph_task", {"count": 3, "train_fraction": 0.1}, "train_fraction=0.1 leave an empty train"),
     ],
 )
 def test_task_bad_input(factory, kwargs, needle) -> None:

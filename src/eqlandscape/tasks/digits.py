@@ -28,6 +28,7 @@ import torch
 from eqlandscape.errors import ConfigError
 from eqlandscape.groups import PermGroup
 from eqlandscape.reps import PermRep, natural, trivial
+from eqlandscape.tasks.protocol import split
 
 PIXEL_GROUPS = ("C4", "D4")
 SIDE = 8
@@ -84,16 +85,12 @@ def digits_task(group: str = "C4", *, train_fraction: float = 0.8, seed: int = 0
     """The 1,797 digits of :func:`sklearn.datasets.load_digits`, shuffled with ``seed`` and split."""
     from sklearn.datasets import load_digits
 
-    if not 0 < train_fraction < 1:
-        raise ConfigError(f"train_fraction must lie strictly between 0 and 1, got {train_fraction!r}")
     G = pixel_group(group)
     data = load_digits()
     x = data.images.reshape(len(data.images), -1) / 16.0
     y = np.eye(CLASSES)[data.target]
     order = np.random.default_rng(seed).permutation(len(x))
-    x, y = x[order], y[order]
-    n_train = round(train_fraction * len(x))
-    t = [torch.as_tensor(a) for a in (x[:n_train], y[:n_train], x[n_train:], y[n_train:])]
+    t = split(x[order], y[order], train_fraction, "digits")
     return DigitsTask(*t, group=G, options={"train_fraction": train_fraction, "seed": seed})
 
 

@@ -22,6 +22,7 @@ import torch
 from eqlandscape.errors import ConfigError
 from eqlandscape.groups import symmetric
 from eqlandscape.reps import PermRep, natural, trivial
+from eqlandscape.tasks.protocol import split
 
 
 def sbm_graphs(
@@ -110,14 +111,7 @@ def graph_task(
     """``count`` graphs of :func:`sbm_graphs` labelled by :func:`connected`, the first
     ``train_fraction`` of them for training (defaults: 1,000 graphs of 10 nodes in 2 blocks of 5,
     ``p_in = 0.5``, ``p_out = 0.05``)."""
-    if not 0 < train_fraction < 1:
-        raise ConfigError(f"train_fraction must lie strictly between 0 and 1, got {train_fraction!r}")
     A = sbm_graphs(count, tuple(blocks), p_in, p_out, seed)
-    y = connected(A).astype(np.float64)[:, None]
-    x = A.reshape(count, -1)
-    n_train = round(train_fraction * count)
-    if not 0 < n_train < count:
-        raise ConfigError(f"{count} graphs with train_fraction={train_fraction} leave an empty train or test set")
-    t = [torch.as_tensor(a) for a in (x[:n_train], y[:n_train], x[n_train:], y[n_train:])]
+    t = split(A.reshape(count, -1), connected(A).astype(np.float64)[:, None], train_fraction, "graphs")
     options = {"count": count, "blocks": list(blocks), "p_in": p_in, "p_out": p_out, "seed": seed}
     return GraphTask(*t, options=options | {"train_fraction": train_fraction})

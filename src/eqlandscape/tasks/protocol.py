@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+import numpy as np
 import torch
 
 from eqlandscape.errors import ConfigError
@@ -42,3 +43,16 @@ def check_student(task: Task, student: MLPArchitecture, owner: str) -> None:
                 f"the student's {what} rep {theirs.name!r} of {theirs.group.name} does not match the "
                 f"{owner} {what} rep {mine.name!r} of {mine.group.name}"
             )
+
+
+def split(x: np.ndarray, y: np.ndarray, train_fraction: float, what: str = "samples") -> list[torch.Tensor]:
+    """``[x_train, y_train, x_test, y_test]``: the first ``round(train_fraction * n)`` rows for training,
+    the rest for testing. Raises :class:`ConfigError` naming ``train_fraction`` unless it lies strictly
+    between 0 and 1 and leaves both sets non-empty."""
+    if not 0 < train_fraction < 1:
+        raise ConfigError(f"train_fraction must lie strictly between 0 and 1, got {train_fraction!r}")
+    n = len(x)
+    n_train = round(train_fraction * n)
+    if not 0 < n_train < n:
+        raise ConfigError(f"{n} {what} with train_fraction={train_fraction} leave an empty train or test set")
+    return [torch.as_tensor(a) for a in (x[:n_train], y[:n_train], x[n_train:], y[n_train:])]
