@@ -400,3 +400,15 @@ def test_coset_rep_of_a_non_subgroup_is_refused() -> None:
         coset_rep(S3, [0, 99])
     with pytest.raises(GroupMismatchError, match="C4"):
         coset_rep(S3, group_from_name("C4").subgroup_classes[0])
+
+
+def test_reps_over_the_same_group_with_other_generators_are_not_combined() -> None:
+    """Direct sums, tensor products and orbit bases combine generator images, which follow the
+    generators: an equal group given by other generators is refused by name, not concatenated."""
+    a = PermGroup([[1, 0, 2], [0, 2, 1]])
+    b = PermGroup([[1, 0, 2], [0, 2, 1], [1, 0, 2]])
+    assert a == b
+    for combine in (lambda x, y: x + y, lambda x, y: x * y, equivariant_basis):
+        with pytest.raises(GroupMismatchError, match="other generators"):
+            combine(natural(a), natural(b))
+    assert is_isomorphic(natural(a), natural(b))  # element-indexed operations still accept equal groups

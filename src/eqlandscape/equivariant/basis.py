@@ -277,7 +277,7 @@ def equivariant_basis(rep_in: PermRep, rep_out: PermRep, *, cache: bool = True) 
     returned again on the next call; ``cache=False`` always computes it.
     Raises :class:`~eqlandscape.errors.GroupMismatchError` if the reps are over different groups.
     """
-    rep_in.check_same_group(rep_out, "equivariant maps")
+    rep_in.check_same_generators(rep_out, "equivariant maps")
     if cache and (hit := _MAP_CACHE.get(rep_in, rep_out)) is not None:
         return hit
     # signed reps: an orbit whose stabilizer acts with sign -1 would contribute nothing

@@ -59,7 +59,7 @@ def direct_sum(*reps: PermRep) -> PermRep:
     if not reps:
         raise GroupMismatchError("direct_sum needs at least one rep")
     for r in reps:
-        reps[0].check_same_group(r, "direct sum")
+        reps[0].check_same_generators(r, "direct sum")
         r.check_unsigned("direct sum")
     offsets = np.cumsum([0] + [r.size for r in reps[:-1]])
     images = np.concatenate([r.generator_images + off for r, off in zip(reps, offsets, strict=True)], axis=1)
@@ -90,7 +90,7 @@ def tensor_product(*reps: PermRep) -> PermRep:
     if not reps:
         raise GroupMismatchError("tensor_product needs at least one rep")
     for r in reps:
-        reps[0].check_same_group(r, "tensor product")
+        reps[0].check_same_generators(r, "tensor product")
         r.check_unsigned("tensor product")
     images = reduce(tensor_perms, (r.generator_images for r in reps))
     return PermRep._from_valid_images(reps[0].group, images, product_spec(*(r.name for r in reps)))

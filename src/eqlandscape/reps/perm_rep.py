@@ -225,6 +225,17 @@ class PermRep:
                 f"and {other.name!r} of {other.group.name}"
             )
 
+    def check_same_generators(self, other: PermRep, what: str) -> None:
+        """:meth:`check_same_group`, and the same generators: for operations that combine the reps'
+        :attr:`generator_images`, which follow the generators (an equal group given by other
+        generators raises :class:`GroupMismatchError` too)."""
+        self.check_same_group(other, what)
+        if not np.array_equal(self.group.generator_perms, other.group.generator_perms):
+            raise GroupMismatchError(
+                f"{what} of reps over {self.group.name} and {other.group.name}, the same group given by other "
+                f"generators ({self.name!r}, {other.name!r}): build both reps from one PermGroup"
+            )
+
     def check_unsigned(self, what: str) -> None:
         """Raise :class:`NotImplementedError` for a signed (monomial) rep, naming it and ``what``."""
         if self.signs is not None:

@@ -78,7 +78,7 @@ def random_elements(
     if not reps or not all(isinstance(r, PermRep) for r in reps):
         raise ConfigError(f"random_elements needs a non-empty sequence of reps, got {reps!r}")
     for rep in reps:
-        reps[0].check_same_group(rep, "random_elements")
+        reps[0].check_same_generators(rep, "random_elements")
         rep.check_unsigned("random_elements")
     if isinstance(count, bool) or not isinstance(count, int | np.integer) or count < 1:
         raise ConfigError(f"the number of random elements per model must be a positive integer, got {count!r}")
