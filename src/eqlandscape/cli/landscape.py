@@ -228,17 +228,12 @@ def _value_and_grad_norm(arch: Any, point: list[Any], x: Any, y: Any, objective:
     """The loss and the norm of its gradient in the full weights at one model."""
     import torch
 
-    from eqlandscape.landscape.functional import flatten, loss, named, objective_loss
+    from eqlandscape.landscape.critical import _grad_and_loss
+    from eqlandscape.landscape.functional import named
 
-    coords = named([torch.as_tensor(w, dtype=torch.float64) for w in point], arch.bias)
-
-    def f(c: dict) -> Any:
-        if objective is not None:
-            return objective_loss(objective, c)
-        return loss(c, x, y, activation=arch.activation)
-
-    grad, value = torch.func.grad_and_value(f)(coords)
-    return float(value), float(flatten(grad).norm())
+    coords = named([torch.as_tensor(w, dtype=torch.float64)[None] for w in point], arch.bias)
+    grad, value = _grad_and_loss(coords, x, y, arch.activation, "mse", None, objective)
+    return float(value[0]), float(grad[0].norm())
 
 
 @app.command("hessian")
@@ -455,7 +450,8 @@ def stability_command(
     for name, value in (("--escape-scale", escape_scale), ("--escape-lr", escape_lr), ("--eig-tol", eig_tol)):
         if not (np.isfinite(value) and value > 0):
             raise ConfigError(f"{name} must be a positive number, got {value}")
-    problems = list(itertools.product(group_names, reps or ["natural -> natural -> trivial"], map(int, seeds)))
+    reps = reps or ["natural -> natural -> trivial"]
+    problems = list(itertools.product(group_names, reps, map(int, seeds)))
     tasks = [
         make_task(
             g, r, bias=bias, teacher_weights=teacher_weights, teacher_seed=s, n_train=n_train, population=population
@@ -512,7 +508,7 @@ def stability_command(
         }
     summary = {
         "groups": group_names,
-        "reps": reps or ["natural -> natural -> trivial"],
+        "reps": reps,
         "teacher_weights": teacher_weights,
         "teacher_seeds": list(map(int, seeds)),
         "bias": bias,
