@@ -40,7 +40,7 @@ from eqlandscape.groups import group_from_name
 from eqlandscape.nn import EquivariantMLP, MLPArchitecture
 from eqlandscape.reps import PermRep, parse_rep
 from eqlandscape.symmetry import analyze_barriers
-from eqlandscape.symmetry.annotate import annotate
+from eqlandscape.symmetry.annotate import annotate, teacher_sides
 from eqlandscape.tasks import TeacherStudentTask, plane_teacher, teacher_student
 from eqlandscape.tasks.transforms import symmetrize, with_label_noise
 from eqlandscape.train import TrainConfig, TrainProgress, TrainResult, train
@@ -319,12 +319,6 @@ class Comparison:
         }
 
 
-def _teacher_sides(task: TeacherStudentTask, side_tol: float) -> list[str]:
-    analysis = analyze_barriers(task.arch)
-    tensors = [t.detach() for t in task.teacher.full()]
-    return list(analysis.sides(tensors, side_tol, np.zeros(1, bool))[0]) if analysis.barriers else []
-
-
 def compare(
     config: CompareConfig,
     progress: Callable[[str, float], None] | None = None,
@@ -337,7 +331,7 @@ def compare(
     frames, seconds, sides = [], {}, {}
     for epsilon in config.epsilons:
         task = config.problem.task(epsilon)
-        sides[epsilon] = _teacher_sides(task, config.side_tol)
+        sides[epsilon] = teacher_sides(task.teacher, config.side_tol)
         for name, train_config in train_configs.items():
             label = f"{name} (epsilon {epsilon:g})"
             start = time.perf_counter()
@@ -474,9 +468,9 @@ def escape_study(
     switches (``symmetrize``, ``label_noise``, ``optimizer``, ``lr``, ``optimizer_state``)."""
     variants = {v: parse_variant(v) for v in config.variant_names}
     base = config.problem.task(0.0, n_train=1)
-    teacher_side = next(iter(_teacher_sides(base, config.side_tol)), "none")
-    seeds, initial = wrong_side_seeds(config, base.arch, teacher_side)
     analysis = analyze_barriers(base.arch)
+    teacher_side = next(iter(teacher_sides(base.teacher, config.side_tol, analysis)), "none")
+    seeds, initial = wrong_side_seeds(config, base.arch, teacher_side)
     order = base.rep_in.group.order
     last = max(config.free_steps)
     total = config.switch_step + last

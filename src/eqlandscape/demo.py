@@ -40,7 +40,7 @@ from pydantic import Field, model_validator
 from eqlandscape import __version__
 from eqlandscape.files import write_result_dir
 from eqlandscape.symmetry import BarrierAnalysis, analyze_barriers
-from eqlandscape.symmetry.annotate import annotate
+from eqlandscape.symmetry.annotate import annotate, teacher_sides
 from eqlandscape.tasks import demo_task
 from eqlandscape.train import TrainConfig, TrainProgress, TrainResult, train
 from eqlandscape.train.config import Config
@@ -279,9 +279,8 @@ def run_demo(
             raise
         partial = True
     students = pd.concat(frames, ignore_index=True)
-    teacher = tasks[0].teacher.full()
     analysis = analyze_barriers(tasks[0].arch)
-    teacher_side = ",".join(analysis.sides([t.detach() for t in teacher], config.side_tol, np.zeros(1, bool))[0])
+    teacher_side = ",".join(teacher_sides(tasks[0].teacher, config.side_tol, analysis))
     return DemoResult(config, students, results, seconds, analysis, teacher_side, partial)
 
 

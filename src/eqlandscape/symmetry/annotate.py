@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from eqlandscape.symmetry.barriers import analyze_barriers
+from eqlandscape.symmetry.barriers import BarrierAnalysis, analyze_barriers
 from eqlandscape.symmetry.discovery import discover_hidden_reps
 from eqlandscape.symmetry.neurons import align, cycle_type
 from eqlandscape.symmetry.reduction import dead_models
@@ -39,6 +39,16 @@ def _join(values: list[np.ndarray]) -> np.ndarray:
     if len(values) == 1:
         return values[0]
     return np.array(["; ".join(str(v) for v in row) for row in zip(*values, strict=True)], dtype=object)
+
+
+def teacher_sides(teacher: Any, side_tol: float, analysis: BarrierAnalysis | None = None) -> list[str]:
+    """The side (``+``, ``-`` or ``on`` within ``side_tol``) of every barrier of the teacher's
+    architecture (``analysis``, by default :func:`~eqlandscape.symmetry.barriers.analyze_barriers` of
+    ``teacher.arch``) on which the teacher network ``teacher`` lies; ``[]`` without barriers."""
+    analysis = analyze_barriers(teacher.arch) if analysis is None else analysis
+    if not analysis.barriers:
+        return []
+    return list(analysis.sides([t.detach() for t in teacher.full()], side_tol, np.zeros(1, bool))[0])
 
 
 def annotate(result: TrainResult, *, side_tol: float = 1e-3, rep_tol: float = 0.05) -> pd.DataFrame:
