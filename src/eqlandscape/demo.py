@@ -258,16 +258,17 @@ def run_demo(
     config = config or DemoConfig()
     samples = config.samples()
     tasks = [demo_task(config.n_train, config.n_test, seed=data_seed) for data_seed, _, _ in samples]
+    arm_configs = [config.arms(count, first) for _, first, count in samples]  # per sample, per arm
     results: dict[str, list[TrainResult]] = {}
     seconds, frames = {}, []
     partial = False
     try:
-        for label in config.arms():
+        for label in arm_configs[0]:
             start = time.perf_counter()
             runs, classified = [], []
-            for j, (task, (data_seed, first, count)) in enumerate(zip(tasks, samples, strict=True)):
+            for j, (task, (data_seed, _, _)) in enumerate(zip(tasks, samples, strict=True)):
                 report = None if on_step is None else functools.partial(_sample_progress, on_step, label, j, len(tasks))
-                result = train(task, config.arms(count, first)[label], progress=report)
+                result = train(task, arm_configs[j][label], progress=report)
                 runs.append(result)
                 classified.append(classify(result, config.side_tol).assign(arm=label, data_seed=data_seed))
             results[label], seconds[label] = runs, time.perf_counter() - start
