@@ -87,6 +87,10 @@ def test_rates_are_fractions(small_demo) -> None:
     np.testing.assert_allclose(ended.sum(axis=1), 1.0)
     assert rates["students"].sum() == len(small_demo.students)
     assert ((rates["success"] >= 0) & (rates["success"] <= 1)).all()
+    df = small_demo.students
+    for (arm, side), row in rates.iterrows():  # each rate is its students' share, recomputed here
+        mine = df[(df["arm"] == arm) & (df["start_side"] == side)]
+        assert row["students"] == len(mine) and row["success"] == pytest.approx(mine["success"].mean())
 
 
 def test_outputs_carry_config_seed_and_version(small_demo, tmp_path) -> None:
