@@ -34,6 +34,7 @@ def demo_loss_curves(
     sides = [s for s in sides if (students["start_side"] == s).any()]
     fig, axes = plt.subplots(1, len(sides), figsize=(6.4 * len(sides), 6.4), squeeze=False)
     colors = plt.get_cmap("tab10").colors
+    losses = {arm: np.concatenate([r.curves("test_loss") for r in runs]) for arm, runs in results.items()}
     for ax, side in zip(axes.flat, sides, strict=True):
         switches = set()
         for k, (arm, runs) in enumerate(results.items()):
@@ -51,8 +52,7 @@ def demo_loss_curves(
             label += f", dead {dead.sum() / started.sum():.0%}"
             color = colors[k % len(colors)]
             if live.any():
-                curves = np.concatenate([r.curves("test_loss") for r in runs])
-                q1, median, q3 = np.nanquantile(curves[live], [0.25, 0.5, 0.75], axis=0)
+                q1, median, q3 = np.nanquantile(losses[arm][live], [0.25, 0.5, 0.75], axis=0)
                 ax.fill_between(runs[0].record_steps, q1, q3, color=color, alpha=0.15, linewidth=0)
                 ax.plot(runs[0].record_steps, median, color=color, label=label)
             else:
