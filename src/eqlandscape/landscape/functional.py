@@ -38,6 +38,7 @@ from eqlandscape.nn.architecture import tensor_names
 from eqlandscape.nn.functional import ACTIVATION_FUNCTIONS
 from eqlandscape.nn.parametrization import Parametrization
 from eqlandscape.reps import PermRep
+from eqlandscape.tasks.transforms import group_images
 
 Tensor = torch.Tensor
 T = TypeVar("T")
@@ -315,7 +316,8 @@ def check_data(x: Tensor, y: Tensor, widths: tuple[int, ...], criterion: str) ->
 def augment(x: Tensor, y: Tensor, rep_in: PermRep, rep_out: PermRep) -> tuple[Tensor, Tensor]:
     """The samples transformed by every group element (docs/design.md section 4, augmentation):
     ``x_aug (|G| B, n_0)`` with rows ``rho_in(g) x_b`` (element-major: row ``g B + b``), and the targets
-    ``rho_out(g) y_b``, or ``perms[g][y_b]`` for integer class labels ``y (B,)``.
+    ``rho_out(g) y_b`` (:func:`~eqlandscape.tasks.transforms.group_images`), or ``perms[g][y_b]`` for
+    integer class labels ``y (B,)``.
 
     The loss is a mean over samples, so the loss on ``(x_aug, y_aug)`` is the augmented risk
     ``(1/|G|) sum_g L(rho_in(g) x, rho_out(g) y)`` exactly, and so are its derivatives.
@@ -325,13 +327,10 @@ def augment(x: Tensor, y: Tensor, rep_in: PermRep, rep_out: PermRep) -> tuple[Te
     rep_out.check_unsigned("augmentation")
     if x.dim() != 2 or x.shape[1] != rep_in.size:
         raise ConfigError(f"x has shape {tuple(x.shape)}, expected (B, {rep_in.size}) for the input rep {rep_in}")
-    # (rho(p) x)[p[i]] = x[i]: column j of the image is column p^{-1}[j] of x.
-    cols_in = torch.as_tensor(np.argsort(rep_in.perms, axis=1), device=x.device)
-    x_aug = x[:, cols_in].permute(1, 0, 2).reshape(-1, rep_in.size)
+    x_aug = group_images(x, rep_in)
     if y.dim() == 1 and not y.is_floating_point():
         images = torch.as_tensor(np.array(rep_out.perms), device=y.device)[:, y.long()]
         return x_aug, images.reshape(-1).to(y.dtype)
     if y.dim() != 2 or y.shape[1] != rep_out.size:
         raise ConfigError(f"y has shape {tuple(y.shape)}, expected (B, {rep_out.size}) for the output rep {rep_out}")
-    cols_out = torch.as_tensor(np.argsort(rep_out.perms, axis=1), device=y.device)
-    return x_aug, y[:, cols_out].permute(1, 0, 2).reshape(-1, rep_out.size)
+    return x_aug, group_images(y, rep_out)
