@@ -63,14 +63,16 @@ def test_every_copy_is_present_and_the_set_is_invariant(task) -> None:
 
 
 def test_generator_matrix_convention() -> None:
-    """The generator matrices of the invariance test are ``rho(g)[p[i], i] = 1``."""
+    """The generator matrices of the invariance test are ``rho(g)[p[i], i] = 1``, the rep's own
+    :meth:`matrix` of each generator."""
     G = group_from_name("S3")
     V = natural(G)
-    p = V.generator_images[0]
-    P = np.eye(3)[:, np.argsort(p)].T
-    expected = np.zeros((3, 3))
-    expected[p, np.arange(3)] = 1
-    np.testing.assert_array_equal(P, expected)
+    for k, p in enumerate(V.generator_images):
+        P = np.eye(3)[:, np.argsort(p)].T
+        expected = np.zeros((3, 3))
+        expected[p, np.arange(3)] = 1
+        np.testing.assert_array_equal(P, expected)
+        np.testing.assert_array_equal(V.matrix(G.generators[k]), expected)
 
 
 def test_kind_description_and_training_are_kept() -> None:
