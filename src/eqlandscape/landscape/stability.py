@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from eqlandscape.errors import ConfigError
-from eqlandscape.landscape.critical import classify_critical_point
+from eqlandscape.landscape.critical import _data, classify_critical_point
 from eqlandscape.landscape.functional import Objective, augment, named
 from eqlandscape.landscape.hessian import hessian, objective_hessian, orthogonal_complement, restrict
 from eqlandscape.landscape.slices import _flat, _unflat
@@ -92,11 +92,7 @@ def free_hessian(
     coords = named([torch.as_tensor(a)[None] for a in arrays], arch.bias)
     if objective is not None:
         return objective_hessian(coords, objective)[0]
-    if x is None or y is None:
-        raise ConfigError("give the train set (x, y) or a closed-form objective")
-    x = torch.as_tensor(x, dtype=torch.float64)
-    y = torch.as_tensor(y)
-    y = y.to(torch.float64) if y.is_floating_point() else y
+    x, y = _data(x, y, None)
     if augmented:
         x, y = augment(x, y, arch.rep_in, arch.rep_out)
     return hessian(coords, x, y, activation=arch.activation, criterion=criterion)[0]
