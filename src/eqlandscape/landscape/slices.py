@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from eqlandscape.errors import ConfigError
+from eqlandscape.landscape.critical import _data
 from eqlandscape.landscape.functional import Objective, check_data, loss
 from eqlandscape.nn import MLPArchitecture
 from eqlandscape.nn.functional import as_samples_last, loss_t
@@ -136,9 +137,7 @@ def loss_slice(
         raise ConfigError(f"directions of shape {d.shape} for {len(axes)} axes: expected ({len(axes)}, {o.size})")
     labels = tuple(labels) if labels is not None else tuple(f"direction {k + 1}" for k in range(len(axes)))
     if objective is None:
-        x = torch.as_tensor(x, dtype=torch.float64)
-        y = torch.as_tensor(y)
-        y = y.to(torch.float64) if y.is_floating_point() else y  # integer class labels stay labels
+        x, y = _data(x, y, None)  # float64; integer class labels stay labels
         check_data(x, y, arch.widths, criterion)
         xt, yt = as_samples_last(x), as_samples_last(y)
     grid = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, len(axes))  # (points, k)
