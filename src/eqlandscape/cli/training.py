@@ -22,7 +22,17 @@ from typing import Annotated, Any, Literal
 import pandas as pd
 import typer
 
-from eqlandscape.cli.app import ForceFlag, JsonFlag, QuietFlag, ThreadsOption, _print_json, _table, app, console
+from eqlandscape.cli.app import (
+    DtypeOption,
+    ForceFlag,
+    JsonFlag,
+    QuietFlag,
+    ThreadsOption,
+    _print_json,
+    _table,
+    app,
+    console,
+)
 from eqlandscape.cli.progress import TrainingBar
 from eqlandscape.cli.tasks import _chain, default_student_spec, make_data_task, make_task, rep_chain
 from eqlandscape.errors import ConfigError
@@ -226,7 +236,7 @@ def train_command(
             "so that only the optimizer and rounding can break the symmetry.",
         ),
     ] = False,
-    dtype: Annotated[str, typer.Option(help="float32 or float64.")] = "float32",
+    dtype: DtypeOption = "float32",
     device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
     out: Annotated[str | None, typer.Option(help="Directory for students.csv and summary.json.")] = None,
     force: ForceFlag = False,

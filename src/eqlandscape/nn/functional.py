@@ -472,11 +472,12 @@ class Backprop:
         self.weights = weights
         self.blas = [by_blas(W) for W in weights]  # layers multiplied by per-model BLAS calls
         self.mm_workspace = Workspace()
-        self.columns = [_columns(W) for W in weights]
-        self.rows_t = [W.unsqueeze(-1).unbind(1) for W in weights]
+        # per-column views for the elementwise layers only (a BLAS layer of S_10 has thousands of columns)
+        self.columns = [() if blas else _columns(W) for W, blas in zip(weights, self.blas, strict=True)]
+        self.rows_t = [() if blas else W.unsqueeze(-1).unbind(1) for W, blas in zip(weights, self.blas, strict=True)]
         self.bias_columns = None if biases is None else [b.unsqueeze(-1) for b in biases]
         self.grad_w, self.grad_b = grad_w, grad_b
-        self.grad_w_columns = [g.unbind(2) for g in grad_w]
+        self.grad_w_columns = [() if blas else g.unbind(2) for g, blas in zip(grad_w, self.blas, strict=True)]
         # z[l]: pre-activations (the output for the last layer); h[l]: activations (z[l] itself
         # when the activation can work in place)
         self.z = [_hidden_buffer(None, "", (K, o, B), like, act.exact) for o in widths[1:-1]]

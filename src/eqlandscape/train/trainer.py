@@ -617,9 +617,7 @@ class _Chunk:
         if dropped is not None:
             dw, db = arch.split([pick(t) for t in dropped])
             args = (*run.test, arch.activation, self.workspaces["test"])
-            values["test_loss_dropped"] = (
-                loss_t(dw, db, *args) if run.loss == "mse" else loss_and_accuracy_t(dw, db, *args, run.loss)[0]
-            )
+            values["test_loss_dropped"] = loss_t(dw, db, *args, loss=run.loss)
         values |= {name: pick(v) for name, v in strategy.record(state, step).items()}
         if run.config.record_weights:
             values.update({f"weights/{t}": tensor for t, tensor in enumerate(full)})
