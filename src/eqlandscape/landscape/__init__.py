@@ -19,7 +19,9 @@ losses and critical points (docs/design.md sections 3, 4 and 8).
   stationary points (the augmented Hessian on ``E`` and ``E``-perp), the search for symmetry-breaking
   saddles and the run that leaves ``E``; orthonormal bases of named subspaces.
 * :mod:`~eqlandscape.landscape.slices`: the loss on 1D and 2D grids (coefficients of ``E``, filter-normalized
-  random directions, the line between two networks), barrier lines and projected trajectories.
+  random directions, the line between two networks), barrier lines and projected trajectories;
+  :mod:`~eqlandscape.landscape.piecewise`: the exact row-by-row evaluation of slices of one-hidden-layer
+  piecewise-linear networks along first-layer directions.
 * :func:`plot_spectrum`, :func:`plot_spectra`, :func:`plot_slice` (:mod:`~eqlandscape.landscape.plot`,
   imported on first use: matplotlib).
 """

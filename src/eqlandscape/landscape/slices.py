@@ -1,5 +1,6 @@
 """Loss slices and paths: the loss over a grid of points ``origin + a d_1 (+ b d_2)``, every grid point a
-model of one batched evaluation (``torch.func.vmap`` of :func:`~eqlandscape.landscape.functional.loss`).
+model of one batched evaluation (the trainer's kernel for the mean squared error, ``torch.func.vmap`` of
+:func:`~eqlandscape.landscape.functional.loss` otherwise).
 
 Weights are full tensors in flat order (``W0, b0, W1, ...``, :mod:`eqlandscape.symmetry.weight_space`);
 a direction is a flat vector over all of them (row-major, in that order). Slices of interest:
@@ -11,6 +12,10 @@ a direction is a flat vector over all of them (row-major, in that order). Slices
   rescaled to the norm of the origin's (Li et al. 2018), optionally projected onto ``E`` or ``E``-perp;
 * :func:`line`: the straight path between two networks, optionally after aligning the second's hidden
   neurons with the first's (:func:`~eqlandscape.symmetry.align`).
+
+The mean squared error along directions that move only the first layer of a one-hidden-layer ReLU network
+(the coefficient slices among them) is computed exactly from its piecewise-quadratic structure
+(:mod:`~eqlandscape.landscape.piecewise`); every other slice evaluates each grid point as a model.
 
 A barrier ``c_a - c_b = 0`` of :mod:`eqlandscape.symmetry.barriers` is linear in the weights, so it
 crosses a 2D slice along a line (:meth:`LossSlice.barrier_lines`); trajectories project onto the slice's
@@ -26,12 +31,14 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import Tensor
 
 from eqlandscape.errors import ConfigError
 from eqlandscape.landscape.critical import _data
 from eqlandscape.landscape.functional import Objective, check_data, loss
+from eqlandscape.landscape.piecewise import slice_losses
 from eqlandscape.nn import MLPArchitecture
-from eqlandscape.nn.functional import as_samples_last, loss_t
+from eqlandscape.nn.functional import ACTIVATION_FUNCTIONS, as_samples_last, loss_t
 from eqlandscape.symmetry import BarrierAnalysis, align, coefficient_names
 from eqlandscape.symmetry.weight_space import as_tensors
 
@@ -44,10 +51,13 @@ def _flat(arrays: Sequence[np.ndarray]) -> np.ndarray:
     return np.concatenate([a.reshape(a.shape[0], -1) for a in arrays], axis=1)
 
 
-def _unflat(arch: MLPArchitecture, vectors: np.ndarray) -> list[np.ndarray]:
-    """Vectors ``(K, P)`` -> flat order tensors ``(K, *shape)``."""
+def _unflat(arch: MLPArchitecture, vectors: Any) -> list[Any]:
+    """Vectors ``(K, P)`` -> flat order tensors ``(K, *shape)`` (NumPy arrays or torch tensors)."""
     sizes = [int(np.prod(s)) for s in arch.shapes]
-    parts = np.split(vectors, np.cumsum(sizes)[:-1], axis=1)
+    if isinstance(vectors, torch.Tensor):
+        parts = vectors.split(sizes, dim=1)
+    else:
+        parts = np.split(vectors, np.cumsum(sizes)[:-1], axis=1)
     return [p.reshape(vectors.shape[0], *s) for p, s in zip(parts, arch.shapes, strict=True)]
 
 
@@ -98,6 +108,40 @@ class LossSlice:
         return {"labels": list(self.labels), "axes": [a.tolist() for a in self.axes], "loss": self.loss.tolist()}
 
 
+def _piecewise(
+    arch: MLPArchitecture, o: np.ndarray, d: np.ndarray, x: Tensor, y: Tensor, axes: tuple[np.ndarray, ...]
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The mean squared error on the grid by :func:`~eqlandscape.landscape.piecewise.slice_losses` and its
+    unsure points, when it applies and is the cheaper: one hidden layer of ``H`` units, a piecewise-linear
+    activation, directions that move the first layer only, finite numbers, and ``H`` below the grid's
+    columns times ``n_0 + n_2`` (its cost per row grows as ``H^2``, a direct evaluation's per grid point as
+    ``H (n_0 + n_2)``); ``(None, None)`` otherwise."""
+    slopes = ACTIVATION_FUNCTIONS[arch.activation].slopes
+    first = sum(int(np.prod(s)) for s in arch.shapes[: arch.per_layer])
+    n_in, H, n_out = arch.widths if arch.n_layers == 2 else (0, 0, 0)
+    if (
+        arch.n_layers != 2
+        or slopes is None
+        or H >= axes[-1].size * (n_in + n_out)
+        or np.any(d[:, first:])
+        or not (
+            np.isfinite(o).all() and np.isfinite(d).all() and bool(torch.isfinite(x).all() & torch.isfinite(y).all())
+        )
+    ):
+        return None, None
+    tensors = [torch.as_tensor(t) for t in _unflat(arch, np.concatenate([o[None], d]))]  # (1 + k, *shape)
+    (W, V), biases = arch.split(tensors)
+    b, c = biases if biases is not None else (W.new_zeros(W.shape[:2]), V.new_zeros(V.shape[:2]))
+    if len(axes) == 1:  # one row, a = 0
+        rows, row_direction, columns = np.zeros(1), (torch.zeros_like(W[0]), torch.zeros_like(b[0])), axes[0]
+    else:
+        rows, row_direction, columns = axes[0], (W[1], b[1]), axes[1]
+    values, unsure = slice_losses(
+        (W[0], b[0]), (V[0], c[0]), row_direction, (W[-1], b[-1]), x, y, rows, columns, slopes
+    )
+    return (values[0], unsure[0]) if len(axes) == 1 else (values, unsure)
+
+
 def _check_axes(axes: Sequence[Any]) -> tuple[np.ndarray, ...]:
     out = []
     for k, a in enumerate(axes):
@@ -126,7 +170,11 @@ def loss_slice(
     ``(x, y)`` a row batch, or ``objective`` a closed-form loss (e.g. the population loss,
     :data:`~eqlandscape.landscape.functional.Objective`; then ``x`` and ``y`` are ignored). The grid
     points are evaluated ``chunk`` at a time as one batch of models (default: as many as keep one
-    layer's activations within :data:`CACHE_FLOATS`, so that the elementwise passes stay in cache)."""
+    layer's activations within :data:`CACHE_FLOATS`, so that the elementwise passes stay in cache). The mean
+    squared error on a train set, along directions that move only the first layer of a network with one
+    hidden layer and a piecewise-linear activation, is computed row by row from its piecewise-quadratic
+    structure instead (:mod:`~eqlandscape.landscape.piecewise`; docs/design.md section 4), the same values
+    to a relative ``1e-9``."""
     arrays, _ = as_tensors(arch, origin, "origin")
     if arrays[0].shape[0] != 1:
         raise ConfigError(f"a slice has one origin, got {arrays[0].shape[0]} models")
@@ -140,17 +188,28 @@ def loss_slice(
         x, y = _data(x, y, None)  # float64; integer class labels stay labels
         check_data(x, y, arch.widths, criterion)
         xt, yt = as_samples_last(x), as_samples_last(y)
+    shape = tuple(a.size for a in axes)
+    values, unsure = None, None
+    if objective is None and criterion == "mse":
+        values, unsure = _piecewise(arch, o, d, x, y, axes)
     grid = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, len(axes))  # (points, k)
+    todo = np.arange(grid.shape[0]) if values is None else np.flatnonzero(unsure)
+    if values is None:
+        values = np.empty(shape)
     if chunk is None:
         samples = 1 if objective is not None else x.shape[0]
         chunk = min(4096, max(16, CACHE_FLOATS // (samples * max(arch.widths))))
     elif isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
         raise ConfigError(f"chunk must be a positive integer, got chunk={chunk!r}")
-    values = np.empty(grid.shape[0])
+    flat = values.reshape(-1)
     names = arch.names
     f = torch.func.vmap(partial(loss, activation=arch.activation, criterion=criterion), in_dims=(0, None, None))
-    for start in range(0, grid.shape[0], chunk):
-        tensors = [torch.as_tensor(t) for t in _unflat(arch, o + grid[start : start + chunk] @ d)]
+    origin_t, d_t, grid_t = torch.as_tensor(o), torch.as_tensor(d), torch.as_tensor(grid)
+    for start in range(0, todo.size, chunk):
+        points = todo[start : start + chunk]
+        # origin + coordinates @ directions by torch: a NumPy product here would wake OpenBLAS's threads,
+        # which then spin against torch's for the cores (5x slower on two cores).
+        tensors = _unflat(arch, torch.addmm(origin_t, grid_t[points], d_t))
         with torch.no_grad():
             if objective is not None:
                 batch = objective(tensors)
@@ -159,8 +218,8 @@ def loss_slice(
                 batch = loss_t(weights, biases, xt, yt, arch.activation)
             else:
                 batch = f(dict(zip(names, tensors, strict=True)), x, y)
-        values[start : start + chunk] = batch.numpy()
-    return LossSlice(arch, o, d, axes, values.reshape(*(a.size for a in axes)), labels)
+        flat[points] = batch.numpy()
+    return LossSlice(arch, o, d, axes, values, labels)
 
 
 def coefficient_directions(arch: MLPArchitecture, names: Sequence[str]) -> np.ndarray:

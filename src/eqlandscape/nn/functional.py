@@ -73,6 +73,9 @@ class Activation:
     others (``tanh``, ``gelu``) differ between the two in the last bit, and :func:`forward_t` lays
     their inputs out so that every row of samples takes the same path (:func:`_rows`).
     ``in_place``: the backward reads ``h`` only, so ``h`` may overwrite ``z`` (``out`` is ``z``).
+    ``slopes``: ``(s_-, s_+)`` when the activation is ``s_- z`` for ``z < 0`` and ``s_+ z`` for ``z > 0``
+    (continuous, piecewise linear, its one kink at 0), which loss slices exploit
+    (:mod:`eqlandscape.landscape.piecewise`); ``None`` otherwise.
     The ATen backward kernels are called through ``OpOverload._op`` (the C++ function: the Python
     wrapper costs a microsecond per call in the training loop)."""
 
@@ -81,6 +84,7 @@ class Activation:
     backward_: Callable[[Tensor, Tensor, Tensor], Tensor] | None = None
     exact: bool = False
     in_place: bool = False
+    slopes: tuple[float, float] | None = None
 
 
 ACTIVATION_FUNCTIONS: dict[str, Activation] = {
@@ -90,6 +94,7 @@ ACTIVATION_FUNCTIONS: dict[str, Activation] = {
         lambda g, z, h: aten.threshold_backward.grad_input._op(g, h, 0, grad_input=g),
         exact=True,
         in_place=True,
+        slopes=(0.0, 1.0),
     ),
     "tanh": Activation(
         "tanh",
@@ -108,6 +113,7 @@ ACTIVATION_FUNCTIONS: dict[str, Activation] = {
         lambda g, z, h: g,
         exact=True,
         in_place=True,
+        slopes=(1.0, 1.0),
     ),
 }
 

@@ -1,0 +1,192 @@
+"""Exact loss slices of one-hidden-layer networks with a piecewise-linear activation, by their
+piecewise-quadratic structure (docs/design.md section 4, "Slices of piecewise-linear networks").
+
+The network is ``f(x) = V act(W x + b) + c`` (``W`` ``(H, I)``, ``V`` ``(O, H)``, samples as rows) with
+``act(z) = s_- z`` for ``z < 0`` and ``s_+ z`` for ``z > 0`` (ReLU: ``(0, 1)``), the loss the mean squared
+error ``(1/(n O)) sum_{s,o} (f(x_s)_o - y_{s,o})^2``, and the slice moves the first layer only:
+``W = W_0 + a D_a + b D_b``, ``b = b_0 + a e_a + b e_b`` over a grid of ``a`` (rows) and ``b`` (columns).
+The pre-activations are affine in the grid coordinates, ``z(a, b) = P(a) + b Q`` with ``P(a) = Z_0 + a Z_a``
+and ``Q = Z_b`` (``Z_0 = x W_0^T + b_0``, ``Z_a = x D_a^T + e_a``, ``Z_b = x D_b^T + e_b``, each ``(n, H)``).
+Along a row, hidden unit ``j`` of sample ``s`` changes slope once, where ``b`` crosses ``-P_sj / Q_sj``, so
+the sample's output is linear in ``b`` between at most ``H`` breakpoints and its squared error a quadratic
+``q_0 + q_1 b + q_2 b^2`` there. The row's loss at every grid column is the sum of the quadratics of the
+segments the column lies in: each sample adds its segments' changes of ``(q_0, q_1, q_2)`` at the columns
+where they start, and one cumulative sum along the row gives every column's coefficients. That costs
+``O(n H (H + O))`` per row, where evaluating the network costs ``O(n H (I + O))`` per grid point: for the
+101 x 101 slice of the demo (``H = I = 3``, ``O = 1``) about 30 times less arithmetic, and none of it per
+grid point.
+
+The rounding error of those sums is bounded per grid point (:func:`slice_losses` returns the points where
+the bound exceeds a relative tolerance, the ones near an exact zero of the loss, to be evaluated directly).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+Tensor = torch.Tensor
+
+CHUNK_FLOATS = 2**16
+"""Floats of one ``(H, O, rows, n)`` intermediate per chunk of grid rows (512 KiB in float64): about 15 of
+them stay in cache, and are reused from chunk to chunk."""
+
+RTOL = 1e-9
+"""Grid points whose rounding-error bound exceeds this fraction of their loss are reported unsure."""
+
+
+def slice_losses(
+    first: tuple[Tensor, Tensor],
+    second: tuple[Tensor, Tensor],
+    row_direction: tuple[Tensor, Tensor],
+    column_direction: tuple[Tensor, Tensor],
+    x: Tensor,
+    y: Tensor,
+    rows: np.ndarray,
+    columns: np.ndarray,
+    slopes: tuple[float, float],
+) -> tuple[np.ndarray, np.ndarray]:
+    """The mean squared error on the grid ``rows x columns`` and the mask of unsure points, both
+    ``(len(rows), len(columns))``.
+
+    ``first = (W_0, b_0)`` (``(H, I)``, ``(H,)``) and ``second = (V, c)`` (``(O, H)``, ``(O,)``) are the
+    network at grid coordinates 0 (zero biases for a network without them), ``row_direction = (D_a, e_a)``
+    and ``column_direction = (D_b, e_b)`` the moves of the first layer along ``a`` (rows) and ``b``
+    (columns); ``x`` ``(n, I)`` and ``y`` ``(n, O)`` float64; the columns need not be sorted. A point is
+    unsure where the bound on its rounding error exceeds :data:`RTOL` times its value."""
+    (W0, b0), (V, c), (Da, ea), (Db, eb) = first, second, row_direction, column_direction
+    dtype = x.dtype
+    neg, pos, zero = (torch.tensor(float(s), dtype=dtype) for s in (*slopes, 0.0))
+    n, O = y.shape
+    H = W0.shape[0]
+    order = np.argsort(columns, kind="stable")
+    grid = torch.as_tensor(columns[order], dtype=dtype)  # sorted columns
+    m = grid.numel()
+    # Units H and outputs O lead, samples last: every pass runs over long contiguous rows, and sums over
+    # units or outputs add whole slices.
+    Z0, Za, Q = (M @ x.T + e[:, None] for M, e in ((W0, b0), (Da, ea), (Db, eb)))  # (H, n)
+    Q = Q[:, None]  # (H, 1, n), the same on every row
+    # Unit j of a sample switches at the first column k with grid[k] > -P/Q: a rising unit (Q > 0) is on
+    # from column k on, a falling one (Q < 0) before it. A unit with Q = 0 is on along the whole row when
+    # P > 0 and off when P < 0: as a rising unit with -P/Q taken as -P * inf. (At a column within rounding
+    # of -P/Q the unit's input is within rounding of 0, where both slopes give the same value.)
+    rising = Q >= 0
+    locate = _locator(grid, torch.where(Q == 0, -_HUGE, -1.0 / torch.where(Q == 0, 1.0, Q)))
+    jump = torch.where(rising, pos - neg, neg - pos)  # slope after a switch minus before
+    target = (y.T - c[:, None])[:, None]  # (O, 1, n)
+    outgoing = V.T.reshape(H, O, 1, 1)  # unit j's outgoing weights
+    tie = torch.arange(H).reshape(H, 1, 1)
+    powers = torch.stack([torch.ones_like(grid), grid, grid * grid])[:, None]  # (3, 1, m)
+    loss = torch.empty(rows.size, m, dtype=dtype)
+    size = torch.empty(3, rows.size, dtype=dtype)
+    # Rows a chunk at a time, in buffers reused from chunk to chunk: fresh memory for each intermediate
+    # costs more in page faults than the arithmetic on it.
+    step = max(1, CHUNK_FLOATS // (n * H * O))
+    scratch = _Scratch()
+    offsets = torch.arange(0, min(step, rows.size) * (m + 1), m + 1)[:, None]  # each row's first slot
+    for start in range(0, rows.size, step):
+        a = torch.as_tensor(rows[start : start + step], dtype=dtype)
+        R = a.numel()
+        shape = (H, R, n)
+        P = torch.addcmul(Z0[:, None], a[:, None], Za[:, None], out=scratch("P", shape, dtype))
+        k = locate(P, scratch("k", shape, torch.int64), scratch("t", shape, dtype))
+        up = torch.gt(k, 0, out=scratch("up", shape, torch.bool))
+        flag = torch.bitwise_xor(up, rising, out=scratch("flag", shape, torch.bool))
+        slope = torch.where(flag, pos, neg, out=scratch("slope", shape, dtype))  # at column 0
+        flag = torch.lt(k, m, out=flag).logical_and_(up)
+        change = torch.where(flag, jump, zero, out=scratch("change", shape, dtype))
+        # The residual at column 0, r + b s (each (O, R, n)), and its change at each unit's switch,
+        # dr + b ds (each (H, O, R, n)).
+        h = torch.mul(slope, P, out=scratch("t", shape, dtype))
+        r = torch.mm(V, h.view(H, -1), out=scratch("r", (O, R * n), dtype)).view(O, R, n).sub_(target)
+        s = torch.mm(V, slope.mul_(Q).view(H, -1), out=scratch("s", (O, R * n), dtype)).view(O, R, n)
+        dr = torch.mul(outgoing, change[:, None], out=scratch("dr", (H, O, R, n), dtype))
+        ds = torch.mul(dr, Q[:, None], out=scratch("ds", (H, O, R, n), dtype))
+        dr.mul_(P[:, None])
+        # A switch changes the squared residual by the product of the change, dr + b ds, and the sum of
+        # the residuals before and after it (a^2 - b^2 = (a - b)(a + b)), that is 2 (r + b s) + dr + b ds
+        # plus twice the changes of the units that switch first (at an earlier column, or at the same column
+        # with a lower index): u + b v.
+        u = torch.add(dr, r, alpha=2, out=scratch("u", (H, O, R, n), dtype))
+        v = torch.add(ds, s, alpha=2, out=scratch("v", (H, O, R, n), dtype))
+        key = torch.mul(k, H, out=scratch("key", shape, torch.int64)).add_(tie)
+        before = scratch("t", (H, 1, R, n), dtype)
+        for j in range(H):
+            torch.lt(key[j], key[:, None], out=before)  # unit j switches before unit i
+            u.addcmul_(before, dr[j], value=2)
+            v.addcmul_(before, ds[j], value=2)
+        # dq: the change's coefficients in 1, b, b^2, summed over the outputs.
+        dq = scratch("dq", (3, H, R, n), dtype)
+        if O == 1:
+            dr, ds, u, v = dr[:, 0], ds[:, 0], u[:, 0], v[:, 0]
+            torch.mul(dr, u, out=dq[0])
+            torch.mul(ds, v, out=dq[2])
+            torch.addcmul(dr.mul_(v), ds, u, out=dq[1])
+        else:
+            torch.sum(dr * u, 1, out=dq[0])
+            torch.sum(ds * v, 1, out=dq[2])
+            torch.sum(dr.mul_(v).addcmul_(ds, u), 1, out=dq[1])
+        # Each change lands at its column of its row (at index r (m + 1) + k; k = m is a discarded slot), the
+        # square of r + b s at column 0; a cumulative sum along each row gives every column's coefficients.
+        index = k.add_(offsets[:R]).view(1, -1).expand(3, -1)
+        coef = torch.zeros(3, R * (m + 1), dtype=dtype).scatter_add_(1, index, dq.view(3, -1)).view(3, R, m + 1)
+        q0 = torch.stack([(r * r).sum((0, 2)), 2 * (r * s).sum((0, 2)), (s * s).sum((0, 2))])  # (3, R)
+        coef[..., 0] += q0
+        torch.sum(coef.cumsum_(-1)[..., :m] * powers, 0, out=loss[start : start + R])
+        torch.add(dq.abs_().sum(-1).sum(1), q0.abs(), out=size[:, start : start + R])
+    # A coefficient is a sum of at most n (H + 1) + m terms, each computed from O + 4 more, and at most
+    # the row's sum of their absolute values.
+    loss /= n * O
+    bound = (size[:, :, None] * powers.abs()).sum(0) / (n * O) * (torch.finfo(dtype).eps * (n * (H + 1) + m + O + 8))
+    unsure = bound > RTOL * loss.abs()
+    inverse = np.empty_like(order)
+    inverse[order] = np.arange(order.size)
+    return loss.clamp_(min=0).numpy()[:, inverse], unsure.numpy()[:, inverse]
+
+
+class _Scratch:
+    """Named buffers reused from chunk to chunk: ``scratch(name, shape, dtype)`` is a contiguous tensor of
+    that shape, a view of the start of a flat buffer that grows when asked for more."""
+
+    def __init__(self) -> None:
+        self._flat: dict[tuple[str, torch.dtype], Tensor] = {}
+        self._views: dict[tuple[str, tuple[int, ...], torch.dtype], Tensor] = {}
+
+    def __call__(self, name: str, shape: tuple[int, ...], dtype: torch.dtype) -> Tensor:
+        view = self._views.get((name, shape, dtype))
+        if view is None:
+            size = math.prod(shape)
+            flat = self._flat.get((name, dtype))
+            if flat is None or flat.numel() < size:
+                flat = self._flat[(name, dtype)] = torch.empty(size, dtype=dtype)
+            view = self._views[(name, shape, dtype)] = flat[:size].view(shape)
+        return view
+
+
+_HUGE = 1e300
+"""``-P * _HUGE`` stands for ``-P / Q`` of a unit with ``Q = 0``: past either end of any grid."""
+
+
+def _locator(grid: Tensor, inverse: Tensor):
+    """``(P, out, work) -> k``: for each entry of ``P`` the first index with ``grid[k] > P * inverse``
+    (``len(grid)`` if none) of a sorted ``grid``, written to the int64 tensor ``out`` (``work``: a float
+    buffer of ``P``'s shape). On an evenly spaced grid it is computed from the spacing (20x faster here
+    than the binary search of ``searchsorted``), and may be off by one where ``P * inverse`` is within
+    rounding of a grid value."""
+    m = grid.numel()
+    spacing = (grid[-1] - grid[0]) / (m - 1) if m > 1 else grid.new_tensor(0.0)
+    if spacing > 0 and torch.allclose(torch.diff(grid), spacing, rtol=1e-9, atol=0.0):
+        # k = floor((t - grid[0]) / spacing) + 1 clamped to [0, m]; once clamped, truncation is floor.
+        scale, shift = inverse / spacing, 1 - grid[0] / spacing
+
+        def evenly(P: Tensor, out: Tensor, work: Tensor) -> Tensor:
+            return out.copy_(torch.addcmul(shift, P, scale, out=work).clamp_(0, m))
+
+        return evenly
+
+    def search(P: Tensor, out: Tensor, work: Tensor) -> Tensor:
+        return torch.searchsorted(grid, torch.mul(P, inverse, out=work), right=True, out=out)
+
+    return search
