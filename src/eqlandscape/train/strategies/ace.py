@@ -33,7 +33,7 @@ from eqlandscape.train.config import ConstrainedKind, NonNegativeFloat, Strategy
 from eqlandscape.train.strategies.base import FlatLayout, Strategy, flat_size, free_init, register_strategy
 
 if TYPE_CHECKING:
-    from eqlandscape.train.trainer import _Phase as Phase
+    from eqlandscape.train.phase import Phase
 
 Tensor = torch.Tensor
 _BETAS, _EPS = (0.9, 0.999), 1e-8

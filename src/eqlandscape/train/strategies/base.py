@@ -54,7 +54,7 @@ from eqlandscape.nn import rng as model_rng
 from eqlandscape.train.config import StrategyConfig, register_strategy_config
 
 if TYPE_CHECKING:  # the trainer's phase state, read and written by the hooks
-    from eqlandscape.train.trainer import _Phase as Phase
+    from eqlandscape.train.phase import Phase
 
 Tensor = torch.Tensor
 _STRATEGIES: dict[str, type[Strategy]] = {}

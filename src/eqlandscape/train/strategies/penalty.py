@@ -11,7 +11,7 @@ from eqlandscape.train.config import NonNegativeFloat, StrategyConfig
 from eqlandscape.train.strategies.base import FlatLayout, Strategy, register_strategy, squared_norm
 
 if TYPE_CHECKING:
-    from eqlandscape.train.trainer import _Phase as Phase
+    from eqlandscape.train.phase import Phase
 
 
 class PenaltyConfig(StrategyConfig):

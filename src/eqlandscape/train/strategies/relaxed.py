@@ -13,7 +13,7 @@ from eqlandscape.train.config import ConstrainedKind, NonNegativeInt, PositiveIn
 from eqlandscape.train.strategies.base import Strategy, register_strategy
 
 if TYPE_CHECKING:
-    from eqlandscape.train.trainer import _Phase as Phase
+    from eqlandscape.train.phase import Phase
 
 Tensor = torch.Tensor
 

@@ -22,7 +22,7 @@ from eqlandscape.train.config import ConstrainedKind, NonNegativeFloat, Strategy
 from eqlandscape.train.strategies.base import Strategy, flat_size, free_init, register_strategy, squared_norm
 
 if TYPE_CHECKING:
-    from eqlandscape.train.trainer import _Phase as Phase
+    from eqlandscape.train.phase import Phase
 
 Tensor = torch.Tensor
 

@@ -36,7 +36,7 @@ from eqlandscape.train.strategies.base import (
 )
 
 if TYPE_CHECKING:
-    from eqlandscape.train.trainer import _Phase as Phase
+    from eqlandscape.train.phase import Phase
 
 Tensor = torch.Tensor
 THETA_SCHEDULES = ("constant", "linear", "triangular")
