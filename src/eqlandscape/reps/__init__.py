@@ -1,5 +1,5 @@
 """Permutation representations: constructors, coset reps ``G/H``, orbits, decomposition into
-transitive pieces, isomorphism, textual specs, the rep algebra (``+``, ``k*``, ``*``, ``**``, ``>>``) and
+transitive pieces, isomorphism, textual specs, the rep algebra (``+``, ``k*``, ``*``, ``**``) and
 uniformly random elements as their images in several reps."""
 
 from eqlandscape.reps.constructors import (

@@ -15,8 +15,9 @@ Only ``signs=None`` (plain permutation reps) is constructed today; code that con
 reads the signs through :attr:`PermRep.signs` so that it can join later.
 
 Reps are immutable values with an algebra (docs/design.md section 8): ``a + b`` (direct sum), ``k * a``
-(``k`` copies), ``a * b`` (tensor product), ``a ** k`` (tensor power) and ``a >> b`` (the orbit basis of
-equivariant maps ``a -> b``, matrices of shape ``(b.size, a.size)``). ``str(rep)`` is its textual spec
+(``k`` copies), ``a * b`` (tensor product) and ``a ** k`` (tensor power); the equivariant maps ``a -> b``
+are a layer up, :func:`eqlandscape.equivariant.equivariant_basis` (docs/design.md section 1: a rep knows
+nothing of bases). ``str(rep)`` is its textual spec
 (:mod:`eqlandscape.reps.spec`). The logic lives in :mod:`~eqlandscape.reps.constructors`,
 :mod:`~eqlandscape.reps.coset` and :mod:`~eqlandscape.reps.decompose`; the methods here are thin.
 """
@@ -34,7 +35,6 @@ from eqlandscape.groups import perm_group
 from eqlandscape.groups.perm_group import PermGroup, as_permutations, orbit_labels
 
 if TYPE_CHECKING:
-    from eqlandscape.equivariant.basis import OrbitBasis
     from eqlandscape.reps.decompose import TransitivePiece
 
 
@@ -321,15 +321,6 @@ class PermRep:
         from eqlandscape.reps.constructors import tensor_power
 
         return tensor_power(self, int(exponent))
-
-    def __rshift__(self, other: object) -> OrbitBasis:
-        """``rep_in >> rep_out``: the orbit basis of equivariant maps ``rep_in -> rep_out``
-        (:func:`eqlandscape.equivariant.equivariant_basis`)."""
-        if not isinstance(other, PermRep):
-            return NotImplemented
-        from eqlandscape.equivariant.basis import equivariant_basis
-
-        return equivariant_basis(self, other)
 
     def __eq__(self, other: object) -> bool:
         """Equal as homomorphisms (same group, same point images and signs); see ``is_isomorphic`` for
