@@ -102,21 +102,22 @@ def slice_losses(
         h = torch.mul(slope, P, out=scratch("t", shape, dtype))
         r = torch.mm(V, h.view(H, -1), out=scratch("r", (O, R * n), dtype)).view(O, R, n).sub_(target)
         s = torch.mm(V, slope.mul_(Q).view(H, -1), out=scratch("s", (O, R * n), dtype)).view(O, R, n)
-        dr = torch.mul(outgoing, change[:, None], out=scratch("dr", (H, O, R, n), dtype))
-        ds = torch.mul(dr, Q[:, None], out=scratch("ds", (H, O, R, n), dtype))
+        D = scratch("D", (H, 2, O, R, n), dtype)  # (dr, ds) of each unit
+        dr = torch.mul(outgoing, change[:, None], out=D[:, 0])
+        ds = torch.mul(dr, Q[:, None], out=D[:, 1])
         dr.mul_(P[:, None])
         # A switch changes the squared residual by the product of the change, dr + b ds, and the sum of
         # the residuals before and after it (a^2 - b^2 = (a - b)(a + b)), that is 2 (r + b s) + dr + b ds
         # plus twice the changes of the units that switch first (at an earlier column, or at the same column
         # with a lower index): u + b v.
-        u = torch.add(dr, r, alpha=2, out=scratch("u", (H, O, R, n), dtype))
-        v = torch.add(ds, s, alpha=2, out=scratch("v", (H, O, R, n), dtype))
+        U = scratch("U", (H, 2, O, R, n), dtype)
+        u = torch.add(dr, r, alpha=2, out=U[:, 0])
+        v = torch.add(ds, s, alpha=2, out=U[:, 1])
         key = torch.mul(k, H, out=scratch("key", shape, torch.int64)).add_(tie)
-        before = scratch("t", (H, 1, R, n), dtype)
+        before = scratch("t", (H, 1, 1, R, n), dtype)
         for j in range(H):
-            torch.lt(key[j], key[:, None], out=before)  # unit j switches before unit i
-            u.addcmul_(before, dr[j], value=2)
-            v.addcmul_(before, ds[j], value=2)
+            torch.lt(key[j], key[:, None, None], out=before)  # unit j switches before unit i
+            U.addcmul_(before, D[j], value=2)
         # dq: the change's coefficients in 1, b, b^2, summed over the outputs.
         dq = scratch("dq", (3, H, R, n), dtype)
         if O == 1:
