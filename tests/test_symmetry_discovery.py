@@ -438,11 +438,35 @@ def test_coinciding_neurons_give_a_rep_that_fits(case: tuple) -> None:
                 assert len(_conjugators(gens, images)) == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: when the centralizer of the start rep exceeds centralizer()'s limit (40320), _conjugators "
-    "returns its first isomorphism pi0 instead of a relabelling with the fewest moved neurons",
+@settings(max_examples=40, deadline=None)
+@given(
+    spec=st.sampled_from(
+        [
+            ("S3", "natural + 2*trivial"),
+            ("S3", "S3/C2 + S3/C3"),
+            ("S3", "2*S3/C3 + trivial"),
+            ("C4", "2*C4/C2 + 2*trivial"),
+            ("S4", "natural + 2*trivial"),
+            ("D4", "natural + D4/C4 + trivial"),
+        ]
+    ),
+    seed=st.integers(0, 2**31 - 1),
 )
+def test_assignment_finds_the_fewest_moved_neurons_as_brute_force_does(spec: tuple[str, str], seed: int) -> None:
+    from eqlandscape.symmetry.discovery import _fewest_moved_by_assignment, _point_subgroups
+
+    rep = parse_rep(group_from_name(spec[0]), spec[1])
+    n = rep.size
+    pi = np.random.default_rng(seed).permutation(n)
+    target = np.stack([_conj(pi, r) for r in rep.perms])  # (order, n): pi rho(g) pi^-1
+    sub_id, _ = _point_subgroups(rep.group.order, np.stack([rep.perms, target]))
+    found = _fewest_moved_by_assignment(rep, target, sub_id[1], sub_id[0])
+    for r, s in zip(rep.perms, target, strict=True):
+        np.testing.assert_array_equal(_conj(found, r), s)
+    brute = _conjugators(list(rep.perms), list(target))
+    assert _n_moved(found) == min(_n_moved(q) for q in brute)
+
+
 def test_fewest_moved_relabelling_with_a_huge_centralizer() -> None:
     G = group_from_name("S3")
     hidden = parse_rep(G, "S3/C2 + 9*S3/S3")  # centralizer contains S_9: 362880 > 40320 elements

@@ -26,9 +26,10 @@ coincide make several fit). Accepted images are checked to define a homomorphism
 * ``conjugate``: ``sigma_g = pi rho(g) pi^-1`` for a neuron permutation ``pi`` (the start rep
   relabelled: the weights are those of a ``rho``-equivariant network with neuron ``i`` moved to
   ``pi(i)``); ``relabelling`` is ``pi`` in cycle notation, chosen with the fewest moved neurons among all
-  such ``pi`` (they form a coset of the centralizer), and ``cycle_type`` its cycle lengths. When the
-  centralizer has more than :func:`centralizer`'s limit of elements (many copies of one transitive
-  piece, e.g. ``9*trivial``), ``pi`` is one such relabelling, not necessarily the one moving fewest.
+  such ``pi`` (they form a coset of the centralizer; ties: the lexicographically smallest), and
+  ``cycle_type`` its cycle lengths. When the centralizer has more than :func:`centralizer`'s limit of
+  elements (many copies of one transitive piece, e.g. ``9*trivial``), the fewest moved neurons come from
+  an assignment of orbits instead of an enumeration, and ties are not broken lexicographically.
 * ``other``: a hidden rep not isomorphic to ``rho``;
 * ``none``: no hidden permutation rep within the tolerance (or the images do not define a
   homomorphism); the residual says how far;
@@ -196,7 +197,8 @@ def _conjugators(start: PermRep, perms: np.ndarray, sub_id: np.ndarray, start_su
     ``perms[k][g] = pi rho(g) pi^-1`` that move the fewest neurons (ties: the lexicographically
     smallest), ``(K, n)``. An isomorphism ``pi0`` maps the first point ``x`` of each orbit of ``start`` to a
     point ``q`` with the same stabilizer in an unused orbit and ``g x`` to ``g q``; every other one is
-    ``pi0 c`` with ``c`` in the centralizer of ``start``."""
+    ``pi0 c`` with ``c`` in the centralizer of ``start``, which is enumerated. Past :func:`centralizer`'s
+    limit the fewest moved neurons come from an assignment instead (:func:`_fewest_moved_by_assignment`)."""
     K, _, n = perms.shape
     rows = np.arange(K)
     found_orbit = perms.min(axis=1)  # smallest point of each point's orbit
@@ -209,13 +211,56 @@ def _conjugators(start: PermRep, perms: np.ndarray, sub_id: np.ndarray, start_su
         pi0[:, start.perms[:, x]] = perms[rows, :, q]
         used[rows, found_orbit[rows, q]] = True
     cent = centralizer(start)
-    candidates = pi0[:, None, :] if cent is None else np.take_along_axis(pi0[:, None, :], cent[None], axis=2)
+    if cent is None:
+        return np.stack(
+            [_fewest_moved_by_assignment(start, p, s, start_sub_id) for p, s in zip(perms, sub_id, strict=True)]
+        )
+    candidates = np.take_along_axis(pi0[:, None, :], cent[None], axis=2)
     support = (candidates != np.arange(n)).sum(axis=2)
     keep = support == support.min(axis=1, keepdims=True)
     for col in range(n):  # lexicographic tie-break among the fewest moved neurons
         v = np.where(keep, candidates[:, :, col], n)
         keep &= v == v.min(axis=1, keepdims=True)
     return candidates[rows, keep.argmax(axis=1)]
+
+
+def _fewest_moved_by_assignment(
+    start: PermRep, perms: np.ndarray, sub_id: np.ndarray, start_sub_id: np.ndarray
+) -> np.ndarray:
+    """For one rep ``perms (order, n)`` isomorphic to ``start``: a neuron permutation ``pi`` with
+    ``perms[g] = pi rho(g) pi^-1`` that moves the fewest neurons, without enumerating the centralizer.
+
+    Every such ``pi`` maps each orbit of ``start`` onto an orbit of ``perms``, sending its first point
+    ``x`` to a point ``q`` with the same stabilizer and ``g x`` to ``g q``; the orbits' choices are
+    independent. So the number of neurons ``pi`` fixes is a sum over the orbits of ``start`` of the fixed
+    points of each orbit's map, and the best ``pi`` is a maximum-weight assignment of the orbits of
+    ``start`` to those of ``perms`` (``scipy.optimize.linear_sum_assignment``), each pair weighted by its
+    best ``q`` (the smallest among equals). Ties between assignments are broken by the solver, not
+    lexicographically."""
+    from scipy.optimize import linear_sum_assignment
+
+    order, n = perms.shape
+    target = perms.min(axis=0)  # smallest point of each point's orbit under perms
+    heads = np.unique(target)
+    sources = [int(orbit[0]) for orbit in start.orbits]
+    weight = np.full((len(sources), heads.size), -1.0)
+    choice = np.zeros((len(sources), heads.size), dtype=np.int64)
+    for i, x in enumerate(sources):
+        images = start.perms[:, x]  # g x for every g
+        copies = order // np.unique(images).size  # each point of the orbit appears this often
+        for j, head in enumerate(heads):
+            qs = np.flatnonzero((target == head) & (sub_id == start_sub_id[x]))
+            if qs.size:
+                fixed = (perms[:, qs] == images[:, None]).sum(axis=0) // copies
+                best = int(fixed.argmax())
+                weight[i, j], choice[i, j] = fixed[best], qs[best]
+    # The reps are isomorphic (the caller's condition), so an assignment of compatible pairs exists, and it
+    # outweighs any assignment with an incompatible pair.
+    rows, cols = linear_sum_assignment(np.where(weight < 0, -(n + 1.0), weight), maximize=True)
+    pi = np.empty(n, dtype=np.int64)
+    for i, j in zip(rows, cols, strict=True):
+        pi[start.perms[:, sources[i]]] = perms[:, choice[i, j]]
+    return pi
 
 
 def _moved(v: np.ndarray, perms: np.ndarray) -> np.ndarray:
