@@ -62,7 +62,8 @@ after the base ones, and the model the loss sees is ``W + D(extras)`` (:meth:`St
 
 The students are split into chunks (:func:`_chunk_size`: as many as keep the activations in the
 CPU cache, and enough chunks for the workers) trained one after the other or concurrently
-(:func:`_run_chunks`).
+(:func:`_run_chunks`); a chunk is built when a worker starts it and only its result is kept when it ends,
+so that memory grows with the workers, not with the students.
 """
 
 from __future__ import annotations
@@ -81,7 +82,7 @@ import torch
 
 import eqlandscape
 from eqlandscape.errors import ConfigError
-from eqlandscape.nn import Ensemble, MLPArchitecture
+from eqlandscape.nn import Ensemble, MLPArchitecture, Parametrization
 from eqlandscape.nn import rng as model_rng
 from eqlandscape.nn.functional import (
     ACTIVATION_FUNCTIONS,
@@ -524,9 +525,8 @@ def _train(
     workers = (config.workers or torch.get_num_threads()) if device.type == "cpu" else 1
     chunk = _chunk_size(config, run.arch, batch, K, workers)
     with _one_intra_op_thread(device):
-        jobs = [_Chunk(run, slice(start, min(start + chunk, K)), out) for start in range(0, K, chunk)]
-        _run_chunks(jobs, workers)
-        return _result(task, run, out, jobs)
+        slices = [slice(start, min(start + chunk, K)) for start in range(0, K, chunk)]
+        return _result(task, run, out, _run_chunks(run, slices, out, workers))
 
 
 def _prepare(
@@ -611,21 +611,38 @@ def _one_intra_op_thread(device: torch.device) -> Iterator[None]:
         torch.set_num_threads(threads)
 
 
-def _train_chunk(job: _Chunk) -> None:
-    torch.set_num_threads(1)  # a new thread reads the setting when it first runs a kernel; make sure
+@dataclass
+class _Trained:
+    """What the result needs of a trained chunk (its buffers are gone by then): its students' initial and
+    final full tensors (flat order), output RMS, and the coordinates the final models are in."""
+
+    initial: list[Tensor]
+    final: list[Tensor]
+    output_rms: np.ndarray
+    params: tuple[Parametrization, ...]
+    extra: bool
+
+
+def _train_chunk(run: _Run, sl: slice, out: dict[str, np.ndarray]) -> _Trained:
+    """Build the chunk of students ``sl``, train it and keep only what the result needs, so that no more
+    chunks than workers hold their buffers at a time."""
+    job = _Chunk(run, sl, out)
     job.train()
+    return _Trained(job.initial, job.final, job.output_rms, job.state.params, bool(job.state.extra))
 
 
-def _run_chunks(jobs: list[_Chunk], workers: int) -> None:
+def _run_chunks(run: _Run, slices: list[slice], out: dict[str, np.ndarray], workers: int) -> list[_Trained]:
     """Train the chunks, ``workers`` at a time on as many threads (each running PyTorch with one
     intra-op thread: chunks are independent, and the ops of one chunk are too small to split)."""
-    if workers <= 1 or len(jobs) == 1:
-        for job in jobs:
-            job.train()
-        return
+    if workers <= 1 or len(slices) == 1:
+        return [_train_chunk(run, sl, out) for sl in slices]
+
+    def in_worker(sl: slice) -> _Trained:
+        torch.set_num_threads(1)  # a new thread reads the setting when it first runs a kernel; make sure
+        return _train_chunk(run, sl, out)
+
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        for done in pool.map(_train_chunk, jobs):
-            assert done is None
+        return list(pool.map(in_worker, slices))
 
 
 def _cat(tensors: list[list[Tensor]]) -> list[np.ndarray]:
@@ -633,10 +650,10 @@ def _cat(tensors: list[list[Tensor]]) -> list[np.ndarray]:
     return [torch.cat(ts).detach().cpu().numpy() for ts in zip(*tensors, strict=True)]
 
 
-def _result(task: Task, run: _Run, out: dict[str, np.ndarray], jobs: list[_Chunk]) -> TrainResult:
+def _result(task: Task, run: _Run, out: dict[str, np.ndarray], jobs: list[_Trained]) -> TrainResult:
     cfg, arch = run.config, run.arch
     # the final models as trained: free coordinates when the strategy adds a free part
-    params = arch.parametrizations("free") if jobs[0].state.extra else jobs[0].state.params
+    params = arch.parametrizations("free") if jobs[0].extra else jobs[0].params
     final_tensors = [torch.cat(ts) for ts in zip(*(job.final for job in jobs), strict=True)]
     coords = [p.from_full(t) for p, t in zip(params, final_tensors, strict=True)]
     ensemble = Ensemble(arch, params, coords, run.seeds)
