@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 from eqlandscape.cli import main
-from eqlandscape.cli.tasks import rep_chain
 from eqlandscape.cli.training import run_training
 from eqlandscape.errors import RepSpecError
+from eqlandscape.reps import parse_rep_chain
 from eqlandscape.train import TrainConfig
 
 ARGV = ["train", "S3", "--students", "6", "--steps", "40", "--strategy", "relaxed", "--switch-step", "20"]
@@ -54,10 +54,10 @@ def test_student_with_another_hidden_rep(capsys) -> None:
     assert "4 students, 10 steps" in capsys.readouterr().out
 
 
-def test_rep_chain_needs_two_reps() -> None:
+def test_parse_rep_chain_needs_two_reps() -> None:
     with pytest.raises(RepSpecError, match="natural"):
-        rep_chain("S3", "natural")
-    assert [r.size for r in rep_chain("S3", "natural -> regular -> trivial")] == [3, 6, 1]
+        parse_rep_chain("S3", "natural")
+    assert [r.size for r in parse_rep_chain("S3", "natural -> regular -> trivial")] == [3, 6, 1]
 
 
 @pytest.mark.parametrize(

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from eqlandscape.cli.tasks import rep_chain
 from eqlandscape.nn import EquivariantMLP, MLPArchitecture
 from eqlandscape.nn.functional import ACTIVATION_FUNCTIONS, Backprop, register_activation
+from eqlandscape.reps import parse_rep_chain
 from eqlandscape.tasks import teacher_student
 from eqlandscape.train import TrainConfig, train
 
@@ -23,7 +23,7 @@ def softplus():
 
 
 def _task():
-    teacher = EquivariantMLP(rep_chain("S3", "natural -> 2*natural -> trivial"), "tanh", True, seed=1)
+    teacher = EquivariantMLP(parse_rep_chain("S3", "natural -> 2*natural -> trivial"), "tanh", True, seed=1)
     return teacher_student(teacher, n_train=40, n_test=20, seed=2)
 
 

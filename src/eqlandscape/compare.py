@@ -36,9 +36,8 @@ from pydantic import Field, field_validator, model_validator
 
 from eqlandscape import __version__
 from eqlandscape.errors import ConfigError
-from eqlandscape.groups import group_from_name
 from eqlandscape.nn import EquivariantMLP, MLPArchitecture
-from eqlandscape.reps import PermRep, parse_rep
+from eqlandscape.reps import PermRep, parse_rep_chain
 from eqlandscape.symmetry import analyze_barriers
 from eqlandscape.symmetry.annotate import annotate, teacher_sides
 from eqlandscape.tasks import TeacherStudentTask, plane_teacher, teacher_student
@@ -74,11 +73,7 @@ class ProblemConfig(Config):
 
     def reps_of(self) -> tuple[PermRep, ...]:
         """The layer reps parsed from ``reps`` over ``group``."""
-        G = group_from_name(self.group)
-        parts = [p.strip() for p in self.reps.split("->")]
-        if len(parts) < 2 or not all(parts):
-            raise ConfigError(f"reps must read 'rho_0 -> ... -> rho_L' (at least two), got {self.reps!r}")
-        return tuple(parse_rep(G, p) for p in parts)
+        return parse_rep_chain(self.group, self.reps)
 
     def teacher(self, epsilon: float = 0.0) -> EquivariantMLP:
         """The teacher ``W_l + epsilon V_l`` (float64; free parametrization when ``epsilon > 0``)."""

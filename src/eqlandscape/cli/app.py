@@ -174,11 +174,11 @@ def barriers(
     json_: JsonFlag = False,
 ):
     """Hidden fixed-point subspaces of an architecture: barriers, degenerate pairs, their equations."""
-    from eqlandscape.cli.tasks import rep_chain
     from eqlandscape.nn import MLPArchitecture
+    from eqlandscape.reps import parse_rep_chain
     from eqlandscape.symmetry import analyze_barriers
 
-    rows = analyze_barriers(MLPArchitecture(rep_chain(group_name, reps), "relu", bias)).rows()
+    rows = analyze_barriers(MLPArchitecture(parse_rep_chain(group_name, reps), "relu", bias)).rows()
     if json_:
         _print_json(rows)
         return

@@ -67,11 +67,12 @@ def dynamics_command(
 ):
     """Equivariant, augmented and nominal training from one equivariant point per seed: the distance of
     the weights from E and the test accuracy over training (mean and spread over the students)."""
-    from eqlandscape.cli.tasks import _chain, default_student_spec, make_data_task
+    from eqlandscape.cli.tasks import default_student_spec, make_data_task
     from eqlandscape.dynamics import dynamics
     from eqlandscape.errors import ConfigError
     from eqlandscape.files import check_output_dir, write_result_dir
     from eqlandscape.nn import MLPArchitecture
+    from eqlandscape.reps import parse_rep_chain
     from eqlandscape.train import TrainConfig
 
     if task not in ("graphs", "digits"):
@@ -79,7 +80,7 @@ def dynamics_command(
     out_dir = None if out is None else check_output_dir(out, force=force)
     group = group_name if group_name is not None else ("S10" if task == "graphs" else "C4")
     data = make_data_task(task, group, count=count, train_fraction=train_fraction, data_seed=data_seed)
-    reps = default_student_spec(data) if student is None else _chain(data.rep_in.group, student)
+    reps = default_student_spec(data) if student is None else parse_rep_chain(data.rep_in.group, student)
     config = TrainConfig(
         strategy="free",  # replaced by each arm's
         optimizer={"name": optimizer, "lr": lr},

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import re
 
-from eqlandscape.errors import ConfigError, RepSpecError
-from eqlandscape.groups import PermGroup, group_from_name
+from eqlandscape.errors import ConfigError
 from eqlandscape.nn import EquivariantMLP
-from eqlandscape.reps import PermRep, parse_rep
+from eqlandscape.reps import PermRep, parse_rep_chain
 from eqlandscape.tasks import (
     GraphTask,
     Task,
@@ -25,18 +24,6 @@ PLANE_REPS = "natural -> natural -> trivial"
 TASKS = ("teacher", "graphs", "digits")
 DIGITS_STUDENT = "natural -> 4*regular -> 10*trivial"
 """The default digits student: the pixels, 4 regular blocks (4 |G| neurons: 16 for C4, 32 for D4), 10 class logits."""
-
-
-def _chain(group: PermGroup, spec: str) -> tuple[PermRep, ...]:
-    parts = [p.strip() for p in spec.split("->")]
-    if len(parts) < 2 or not all(parts):
-        raise RepSpecError(f"an MLP needs reps 'rho_0 -> ... -> rho_L' (at least two), got {spec!r}")
-    return tuple(parse_rep(group, p) for p in parts)
-
-
-def rep_chain(group_name: str, spec: str) -> tuple[PermRep, ...]:
-    """The reps of an MLP's layers from ``"natural -> 2*trivial + S3/C2 -> trivial"``."""
-    return _chain(group_from_name(group_name), spec)
 
 
 def graph_nodes(group: str) -> int:
@@ -83,7 +70,7 @@ def default_student_spec(task: Task) -> tuple[PermRep, ...]:
     """The default student reps of a graphs or digits task."""
     if isinstance(task, GraphTask):
         return task.architecture_reps()
-    return _chain(task.rep_in.group, DIGITS_STUDENT)
+    return parse_rep_chain(task.rep_in.group, DIGITS_STUDENT)
 
 
 def make_task(
@@ -114,7 +101,7 @@ def make_task(
     _check_seed("--data-seed", data_seed)
     if teacher_weights not in TEACHER_WEIGHTS:
         raise ConfigError(f"unknown teacher weights {teacher_weights!r}; expected one of {', '.join(TEACHER_WEIGHTS)}")
-    teacher_reps = rep_chain(group, teacher_spec)
+    teacher_reps = parse_rep_chain(group, teacher_spec)
     if teacher_weights == "plane":
         if [r.name for r in teacher_reps] != [p.strip() for p in PLANE_REPS.split("->")]:
             raise ConfigError(f"--teacher-weights plane needs the teacher reps {PLANE_REPS!r}, got {teacher_spec!r}")

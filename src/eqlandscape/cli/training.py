@@ -34,10 +34,11 @@ from eqlandscape.cli.app import (
     console,
 )
 from eqlandscape.cli.progress import TrainingBar
-from eqlandscape.cli.tasks import _chain, default_student_spec, make_data_task, make_task, rep_chain
+from eqlandscape.cli.tasks import default_student_spec, make_data_task, make_task
 from eqlandscape.errors import ConfigError
 from eqlandscape.files import check_output_dir, write_result_dir
 from eqlandscape.nn import MLPArchitecture
+from eqlandscape.reps import parse_rep_chain
 from eqlandscape.symmetry.annotate import annotate
 from eqlandscape.tasks.transforms import symmetrize
 from eqlandscape.train import TrainConfig, TrainProgress, TrainResult, train
@@ -72,12 +73,13 @@ def run_training(
             raise ConfigError(f"{flag} applies to --task graphs or digits, not teacher")
         made = make_task(group, teacher_spec, **task_options)
         made = symmetrize(made) if closed else made
-        student = None if student_spec is None else MLPArchitecture(rep_chain(group, student_spec), activation, bias)
+        reps = None if student_spec is None else parse_rep_chain(group, student_spec)
+        student = None if reps is None else MLPArchitecture(reps, activation, bias)
         return train(made, config, student, progress=progress)
     data = make_data_task(
         task, group, count=count, train_fraction=train_fraction, data_seed=task_options.get("data_seed")
     )
-    reps = default_student_spec(data) if student_spec is None else _chain(data.rep_in.group, student_spec)
+    reps = default_student_spec(data) if student_spec is None else parse_rep_chain(data.rep_in.group, student_spec)
     data = symmetrize(data) if closed else data
     return train(data, config, MLPArchitecture(reps, activation, bias), progress=progress)
 

@@ -121,6 +121,18 @@ def parse_rep(group: PermGroup | str, spec: str) -> PermRep:
     return _evaluate(group, parse_spec(spec), spec)
 
 
+def parse_rep_chain(group: PermGroup | str, spec: str) -> tuple[PermRep, ...]:
+    """The reps of an MLP's layers, input first, from ``"natural -> 2*trivial + S3/C2 -> trivial"``: each
+    part :func:`parse_rep` of ``group``. :class:`RepSpecError` when there are fewer than two parts or an
+    empty one."""
+    parts = [p.strip() for p in spec.split("->")]
+    if len(parts) < 2 or not all(parts):
+        raise RepSpecError(f"an MLP needs reps 'rho_0 -> ... -> rho_L' (at least two), got {spec!r}")
+    if isinstance(group, str):
+        group = group_from_name(group)
+    return tuple(parse_rep(group, p) for p in parts)
+
+
 def _evaluate(group: PermGroup, node: Node, spec: str) -> PermRep:
     match node:
         case Atom():
