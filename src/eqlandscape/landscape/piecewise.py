@@ -23,15 +23,16 @@ the bound exceeds a relative tolerance, the ones near an exact zero of the loss,
 from __future__ import annotations
 
 import math
+import threading
 
 import numpy as np
 import torch
 
 Tensor = torch.Tensor
 
-CHUNK_FLOATS = 2**16
-"""Floats of one ``(H, O, rows, n)`` intermediate per chunk of grid rows (512 KiB in float64): about 15 of
-them stay in cache, and are reused from chunk to chunk."""
+CHUNK_FLOATS = 2**15
+"""Floats of one ``(H, O, rows, n)`` intermediate per chunk of grid rows (256 KiB in float64): the chunk's
+dozen or so buffers stay in the last-level cache while a busy machine contends for memory bandwidth."""
 
 RTOL = 1e-9
 """Grid points whose rounding-error bound exceeds this fraction of their loss are reported unsure."""
@@ -58,7 +59,7 @@ def slice_losses(
     unsure where the bound on its rounding error exceeds :data:`RTOL` times its value."""
     (W0, b0), (V, c), (Da, ea), (Db, eb) = first, second, row_direction, column_direction
     dtype = x.dtype
-    neg, pos, zero = (torch.tensor(float(s), dtype=dtype) for s in (*slopes, 0.0))
+    neg, pos = (torch.tensor(float(s), dtype=dtype) for s in slopes)
     n, O = y.shape
     H = W0.shape[0]
     order = np.argsort(columns, kind="stable")
@@ -75,28 +76,27 @@ def slice_losses(
     rising = Q >= 0
     locate = _locator(grid, torch.where(Q == 0, -_HUGE, -1.0 / torch.where(Q == 0, 1.0, Q)))
     jump = torch.where(rising, pos - neg, neg - pos)  # slope after a switch minus before
+    first_slope, flip = torch.where(rising, pos, neg), -jump  # the slope at column 0: first_slope + up flip
     target = (y.T - c[:, None])[:, None]  # (O, 1, n)
     outgoing = V.T.reshape(H, O, 1, 1)  # unit j's outgoing weights
-    tie = torch.arange(H).reshape(H, 1, 1)
     powers = torch.stack([torch.ones_like(grid), grid, grid * grid])[:, None]  # (3, 1, m)
     loss = torch.empty(rows.size, m, dtype=dtype)
     size = torch.empty(3, rows.size, dtype=dtype)
-    # Rows a chunk at a time, in buffers reused from chunk to chunk: fresh memory for each intermediate
-    # costs more in page faults than the arithmetic on it.
+    # Rows a chunk at a time, in buffers reused from chunk to chunk and from call to call (this thread's
+    # :class:`_Scratch`): fresh memory for each intermediate costs more in page faults than the arithmetic.
     step = max(1, CHUNK_FLOATS // (n * H * O))
-    scratch = _Scratch()
-    offsets = torch.arange(0, min(step, rows.size) * (m + 1), m + 1)[:, None]  # each row's first slot
+    scratch = _scratch()
+    offsets = torch.arange(0, min(step, rows.size) * (m + 1), m + 1, dtype=dtype)[:, None]  # each row's first slot
     for start in range(0, rows.size, step):
         a = torch.as_tensor(rows[start : start + step], dtype=dtype)
         R = a.numel()
         shape = (H, R, n)
         P = torch.addcmul(Z0[:, None], a[:, None], Za[:, None], out=scratch("P", shape, dtype))
-        k = locate(P, scratch("k", shape, torch.int64), scratch("t", shape, dtype))
-        up = torch.gt(k, 0, out=scratch("up", shape, torch.bool))
-        flag = torch.bitwise_xor(up, rising, out=scratch("flag", shape, torch.bool))
-        slope = torch.where(flag, pos, neg, out=scratch("slope", shape, dtype))  # at column 0
-        flag = torch.lt(k, m, out=flag).logical_and_(up)
-        change = torch.where(flag, jump, zero, out=scratch("change", shape, dtype))
+        k = locate(P, scratch("k", shape, dtype), scratch("t", shape, torch.int64))  # integral floats
+        up = torch.clamp(k, max=1.0, out=scratch("up", shape, dtype))  # 1 where the unit switches past column 0
+        slope = torch.addcmul(first_slope, up, flip, out=scratch("slope", shape, dtype))  # at column 0
+        # The slope's change at the switch; a switch at column m (none on the row) lands in a discarded slot.
+        change = torch.mul(up, jump, out=scratch("change", shape, dtype))
         # The residual at column 0, r + b s (each (O, R, n)), and its change at each unit's switch,
         # dr + b ds (each (H, O, R, n)).
         h = torch.mul(slope, P, out=scratch("t", shape, dtype))
@@ -108,16 +108,15 @@ def slice_losses(
         dr.mul_(P[:, None])
         # A switch changes the squared residual by the product of the change, dr + b ds, and the sum of
         # the residuals before and after it (a^2 - b^2 = (a - b)(a + b)), that is 2 (r + b s) + dr + b ds
-        # plus twice the changes of the units that switch first (at an earlier column, or at the same column
-        # with a lower index): u + b v.
+        # plus twice the changes of the units that switch first: u + b v.
         U = scratch("U", (H, 2, O, R, n), dtype)
         u = torch.add(dr, r, alpha=2, out=U[:, 0])
         v = torch.add(ds, s, alpha=2, out=U[:, 1])
-        key = torch.mul(k, H, out=scratch("key", shape, torch.int64)).add_(tie)
-        before = scratch("t", (H, 1, 1, R, n), dtype)
-        for j in range(H):
-            torch.lt(key[j], key[:, None, None], out=before)  # unit j switches before unit i
-            U.addcmul_(before, D[j], value=2)
+        before = scratch("before", (R, n), dtype)
+        for i in range(H):
+            for j in range(i + 1, H):  # ties: the lower index first
+                U[i].addcmul_(torch.lt(k[j], k[i], out=before), D[j], value=2)  # j switches before i
+                U[j].addcmul_(torch.le(k[i], k[j], out=before), D[i], value=2)  # i switches before j
         # dq: the change's coefficients in 1, b, b^2, summed over the outputs.
         dq = scratch("dq", (3, H, R, n), dtype)
         if O == 1:
@@ -131,9 +130,9 @@ def slice_losses(
             torch.sum(dr.mul_(v).addcmul_(ds, u), 1, out=dq[1])
         # Each change lands at its column of its row (at index r (m + 1) + k; k = m is a discarded slot), the
         # square of r + b s at column 0; a cumulative sum along each row gives every column's coefficients.
-        index = k.add_(offsets[:R]).view(1, -1).expand(3, -1)
+        index = scratch("index", shape, torch.int64).copy_(k.add_(offsets[:R])).view(1, -1).expand(3, -1)
         coef = torch.zeros(3, R * (m + 1), dtype=dtype).scatter_add_(1, index, dq.view(3, -1)).view(3, R, m + 1)
-        q0 = torch.stack([(r * r).sum((0, 2)), 2 * (r * s).sum((0, 2)), (s * s).sum((0, 2))])  # (3, R)
+        q0 = torch.stack([(r * r).sum((0, 2)), 2 * (r * s).sum((0, 2)), (s * s).sum((0, 2))])  # (3, R): r + b s squared
         coef[..., 0] += q0
         torch.sum(coef.cumsum_(-1)[..., :m] * powers, 0, out=loss[start : start + R])
         torch.add(dq.abs_().sum(-1).sum(1), q0.abs(), out=size[:, start : start + R])
@@ -145,6 +144,16 @@ def slice_losses(
     inverse = np.empty_like(order)
     inverse[order] = np.arange(order.size)
     return loss.clamp_(min=0).numpy()[:, inverse], unsure.numpy()[:, inverse]
+
+
+_THREAD = threading.local()
+
+
+def _scratch() -> _Scratch:
+    """This thread's buffers, kept between calls (a few MiB, :data:`CHUNK_FLOATS` each)."""
+    if not hasattr(_THREAD, "scratch"):
+        _THREAD.scratch = _Scratch()
+    return _THREAD.scratch
 
 
 class _Scratch:
@@ -172,22 +181,23 @@ _HUGE = 1e300
 
 def _locator(grid: Tensor, inverse: Tensor):
     """``(P, out, work) -> k``: for each entry of ``P`` the first index with ``grid[k] > P * inverse``
-    (``len(grid)`` if none) of a sorted ``grid``, written to the int64 tensor ``out`` (``work``: a float
-    buffer of ``P``'s shape). On an evenly spaced grid it is computed from the spacing (20x faster here
-    than the binary search of ``searchsorted``), and may be off by one where ``P * inverse`` is within
-    rounding of a grid value."""
+    (``len(grid)`` if none) of a sorted ``grid``, written as a float to ``out`` (``work``: an int64 buffer
+    of ``P``'s shape). On an evenly spaced grid it is computed from the spacing (20x faster here than the
+    binary search of ``searchsorted``), and may be off by one where ``P * inverse`` is within rounding of
+    a grid value."""
     m = grid.numel()
-    spacing = (grid[-1] - grid[0]) / (m - 1) if m > 1 else grid.new_tensor(0.0)
-    if spacing > 0 and torch.allclose(torch.diff(grid), spacing, rtol=1e-9, atol=0.0):
-        # k = floor((t - grid[0]) / spacing) + 1 clamped to [0, m]; once clamped, truncation is floor.
+    gaps = torch.diff(grid)
+    if m > 1 and float(gaps.min()) > 0 and float(gaps.max() - gaps.min()) <= 1e-9 * float(gaps.max()):
+        spacing = (grid[-1] - grid[0]) / (m - 1)
+        # k = floor((t - grid[0]) / spacing) + 1, clamped to [0, m]
         scale, shift = inverse / spacing, 1 - grid[0] / spacing
 
         def evenly(P: Tensor, out: Tensor, work: Tensor) -> Tensor:
-            return out.copy_(torch.addcmul(shift, P, scale, out=work).clamp_(0, m))
+            return torch.addcmul(shift, P, scale, out=out).clamp_(0, m).floor_()
 
         return evenly
 
     def search(P: Tensor, out: Tensor, work: Tensor) -> Tensor:
-        return torch.searchsorted(grid, torch.mul(P, inverse, out=work), right=True, out=out)
+        return out.copy_(torch.searchsorted(grid, torch.mul(P, inverse, out=out), right=True, out=work))
 
     return search
