@@ -16,8 +16,8 @@ where they start, and one cumulative sum along the row gives every column's coef
 101 x 101 slice of the demo (``H = I = 3``, ``O = 1``) about 30 times less arithmetic, and none of it per
 grid point.
 
-The rounding error of those sums is bounded per grid point (:func:`slice_losses` returns the points where
-the bound exceeds a relative tolerance, the ones near an exact zero of the loss, to be evaluated directly).
+The rounding error of those sums is bounded per grid point; the few points where the bound exceeds a
+relative tolerance (those next to an exact zero of the loss) are evaluated directly.
 """
 
 from __future__ import annotations
@@ -30,12 +30,12 @@ import torch
 
 Tensor = torch.Tensor
 
-CHUNK_FLOATS = 2**15
-"""Floats of one ``(H, O, rows, n)`` intermediate per chunk of grid rows (256 KiB in float64): the chunk's
-dozen or so buffers stay in the last-level cache while a busy machine contends for memory bandwidth."""
+CHUNK_FLOATS = 2**16
+"""Floats of one ``(H, O, rows, n)`` intermediate per chunk of grid rows (512 KiB in float64): the chunk's
+dozen or so buffers stay in the last-level cache; smaller chunks cost more in per-operation overhead."""
 
 RTOL = 1e-9
-"""Grid points whose rounding-error bound exceeds this fraction of their loss are reported unsure."""
+"""Grid points whose rounding-error bound exceeds this fraction of their loss are evaluated directly."""
 
 
 def slice_losses(
@@ -48,15 +48,14 @@ def slice_losses(
     rows: np.ndarray,
     columns: np.ndarray,
     slopes: tuple[float, float],
-) -> tuple[np.ndarray, np.ndarray]:
-    """The mean squared error on the grid ``rows x columns`` and the mask of unsure points, both
-    ``(len(rows), len(columns))``.
+) -> np.ndarray:
+    """The mean squared error on the grid ``rows x columns``, ``(len(rows), len(columns))``.
 
     ``first = (W_0, b_0)`` (``(H, I)``, ``(H,)``) and ``second = (V, c)`` (``(O, H)``, ``(O,)``) are the
     network at grid coordinates 0 (zero biases for a network without them), ``row_direction = (D_a, e_a)``
     and ``column_direction = (D_b, e_b)`` the moves of the first layer along ``a`` (rows) and ``b``
-    (columns); ``x`` ``(n, I)`` and ``y`` ``(n, O)`` float64; the columns need not be sorted. A point is
-    unsure where the bound on its rounding error exceeds :data:`RTOL` times its value."""
+    (columns); ``x`` ``(n, I)`` and ``y`` ``(n, O)`` float64; the columns need not be sorted. A point whose
+    bound on the rounding error of the sums exceeds :data:`RTOL` times its value is evaluated directly."""
     (W0, b0), (V, c), (Da, ea), (Db, eb) = first, second, row_direction, column_direction
     dtype = x.dtype
     neg, pos = (torch.tensor(float(s), dtype=dtype) for s in slopes)
@@ -74,12 +73,13 @@ def slice_losses(
     # P > 0 and off when P < 0: as a rising unit with -P/Q taken as -P * inf. (At a column within rounding
     # of -P/Q the unit's input is within rounding of 0, where both slopes give the same value.)
     rising = Q >= 0
-    locate = _locator(grid, torch.where(Q == 0, -_HUGE, -1.0 / torch.where(Q == 0, 1.0, Q)))
+    locate = _locator(columns[order], torch.where(Q == 0, -_HUGE, -1.0 / torch.where(Q == 0, 1.0, Q)))
     jump = torch.where(rising, pos - neg, neg - pos)  # slope after a switch minus before
     first_slope, flip = torch.where(rising, pos, neg), -jump  # the slope at column 0: first_slope + up flip
     target = (y.T - c[:, None])[:, None]  # (O, 1, n)
     outgoing = V.T.reshape(H, O, 1, 1)  # unit j's outgoing weights
     powers = torch.stack([torch.ones_like(grid), grid, grid * grid])[:, None]  # (3, 1, m)
+    a_all = torch.as_tensor(rows, dtype=dtype)
     loss = torch.empty(rows.size, m, dtype=dtype)
     size = torch.empty(3, rows.size, dtype=dtype)
     # Rows a chunk at a time, in buffers reused from chunk to chunk and from call to call (this thread's
@@ -88,7 +88,7 @@ def slice_losses(
     scratch = _scratch()
     offsets = torch.arange(0, min(step, rows.size) * (m + 1), m + 1, dtype=dtype)[:, None]  # each row's first slot
     for start in range(0, rows.size, step):
-        a = torch.as_tensor(rows[start : start + step], dtype=dtype)
+        a = a_all[start : start + step]
         R = a.numel()
         shape = (H, R, n)
         P = torch.addcmul(Z0[:, None], a[:, None], Za[:, None], out=scratch("P", shape, dtype))
@@ -137,13 +137,18 @@ def slice_losses(
         torch.sum(coef.cumsum_(-1)[..., :m] * powers, 0, out=loss[start : start + R])
         torch.add(dq.abs_().sum(-1).sum(1), q0.abs(), out=size[:, start : start + R])
     # A coefficient is a sum of at most n (H + 1) + m terms, each computed from O + 4 more, and at most
-    # the row's sum of their absolute values.
+    # the row's sum of their absolute values; where that bound is not small against the loss (next to an
+    # exact zero of it), the loss is evaluated directly.
     loss /= n * O
     bound = (size[:, :, None] * powers.abs()).sum(0) / (n * O) * (torch.finfo(dtype).eps * (n * (H + 1) + m + O + 8))
-    unsure = bound > RTOL * loss.abs()
+    i, j = torch.nonzero(bound > RTOL * loss.abs(), as_tuple=True)
+    if i.numel():
+        z = Z0 + a_all[i, None, None] * Za + grid[j, None, None] * Q[:, 0]  # (points, H, n)
+        h = torch.where(z > 0, pos * z, neg * z)
+        loss[i, j] = (torch.matmul(V, h) - target[:, 0]).square_().mean((1, 2))
     inverse = np.empty_like(order)
     inverse[order] = np.arange(order.size)
-    return loss.clamp_(min=0).numpy()[:, inverse], unsure.numpy()[:, inverse]
+    return loss.clamp_(min=0).numpy()[:, inverse]
 
 
 _THREAD = threading.local()
@@ -179,23 +184,25 @@ _HUGE = 1e300
 """``-P * _HUGE`` stands for ``-P / Q`` of a unit with ``Q = 0``: past either end of any grid."""
 
 
-def _locator(grid: Tensor, inverse: Tensor):
-    """``(P, out, work) -> k``: for each entry of ``P`` the first index with ``grid[k] > P * inverse``
-    (``len(grid)`` if none) of a sorted ``grid``, written as a float to ``out`` (``work``: an int64 buffer
-    of ``P``'s shape). On an evenly spaced grid it is computed from the spacing (20x faster here than the
-    binary search of ``searchsorted``), and may be off by one where ``P * inverse`` is within rounding of
+def _locator(columns: np.ndarray, inverse: Tensor):
+    """``(P, out, work) -> k``: for each entry of ``P`` the first index with ``columns[k] > P * inverse``
+    (``len(columns)`` if none) of sorted ``columns``, written as a float to ``out`` (``work``: an int64
+    buffer of ``P``'s shape). On an evenly spaced grid it is computed from the spacing (20x faster here than
+    the binary search of ``searchsorted``), and may be off by one where ``P * inverse`` is within rounding of
     a grid value."""
-    m = grid.numel()
-    gaps = torch.diff(grid)
-    if m > 1 and float(gaps.min()) > 0 and float(gaps.max() - gaps.min()) <= 1e-9 * float(gaps.max()):
-        spacing = (grid[-1] - grid[0]) / (m - 1)
-        # k = floor((t - grid[0]) / spacing) + 1, clamped to [0, m]
-        scale, shift = inverse / spacing, 1 - grid[0] / spacing
+    m = columns.size
+    gaps = np.diff(columns)
+    if m > 1 and gaps.min() > 0 and gaps.max() - gaps.min() <= 1e-9 * gaps.max():
+        spacing = (columns[-1] - columns[0]) / (m - 1)
+        # k = floor((t - columns[0]) / spacing) + 1, clamped to [0, m]
+        scale, shift = inverse / spacing, torch.tensor(1 - columns[0] / spacing, dtype=inverse.dtype)
 
         def evenly(P: Tensor, out: Tensor, work: Tensor) -> Tensor:
             return torch.addcmul(shift, P, scale, out=out).clamp_(0, m).floor_()
 
         return evenly
+
+    grid = torch.as_tensor(columns, dtype=inverse.dtype)
 
     def search(P: Tensor, out: Tensor, work: Tensor) -> Tensor:
         return out.copy_(torch.searchsorted(grid, torch.mul(P, inverse, out=out), right=True, out=work))
