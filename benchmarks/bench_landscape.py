@@ -21,9 +21,10 @@ section 6: each baseline is measured in the same run and the ratio printed).
     (a) the loss over the coefficients ``W0[0,0]``, ``W0[0,1]`` with the other weights at the teacher's
     (Fig. 5). Ours: ``coefficient_slice``, which moves the first layer only and so takes the exact
     piecewise-quadratic evaluation (``landscape/piecewise.py``); (b) along two random filter-normalized
-    directions in both layers, where every grid point is a model of one batched evaluation. Baseline: what
-    loss-landscapes does, a loop over the grid points that loads each point's weights into an
-    ``nn.Sequential`` and evaluates its loss, timed on ``--slice-loop-points`` points and extrapolated.
+    directions in both layers, where every grid point is a model of one batched evaluation. Baseline:
+    loss-landscapes' ``planar_interpolation`` loop written out (an ``nn.Sequential`` whose parameters are
+    stepped in place along the directions, serpentine, and the loss evaluated with ``.item()`` at each
+    point), timed on the first ``--slice-loop-points`` points of its path and extrapolated.
 
     python benchmarks/bench_landscape.py            # about a minute on 2 idle cores
     python benchmarks/bench_landscape.py --quick    # a smoke run, a few seconds

@@ -100,8 +100,10 @@ def slice_losses(
         # The residual at column 0, r + b s (each (O, R, n)), and its change at each unit's switch,
         # dr + b ds (each (H, O, R, n)).
         h = torch.mul(slope, P, out=scratch("t", shape, dtype))
-        r = torch.mm(V, h.view(H, -1), out=scratch("r", (O, R * n), dtype)).view(O, R, n).sub_(target)
-        s = torch.mm(V, slope.mul_(Q).view(H, -1), out=scratch("s", (O, R * n), dtype)).view(O, R, n)
+        RS = scratch("RS", (2, O, R, n), dtype)  # (r, s)
+        torch.mm(V, h.view(H, -1), out=RS[0].view(O, -1))
+        RS[0] -= target
+        torch.mm(V, slope.mul_(Q).view(H, -1), out=RS[1].view(O, -1))
         D = scratch("D", (H, 2, O, R, n), dtype)  # (dr, ds) of each unit
         dr = torch.mul(outgoing, change[:, None], out=D[:, 0])
         ds = torch.mul(dr, Q[:, None], out=D[:, 1])
@@ -109,9 +111,8 @@ def slice_losses(
         # A switch changes the squared residual by the product of the change, dr + b ds, and the sum of
         # the residuals before and after it (a^2 - b^2 = (a - b)(a + b)), that is 2 (r + b s) + dr + b ds
         # plus twice the changes of the units that switch first: u + b v.
-        U = scratch("U", (H, 2, O, R, n), dtype)
-        u = torch.add(dr, r, alpha=2, out=U[:, 0])
-        v = torch.add(ds, s, alpha=2, out=U[:, 1])
+        U = torch.add(D, RS, alpha=2, out=scratch("U", (H, 2, O, R, n), dtype))
+        u, v = U[:, 0], U[:, 1]
         before = scratch("before", (R, n), dtype)
         for i in range(H):
             for j in range(i + 1, H):  # ties: the lower index first
@@ -132,7 +133,9 @@ def slice_losses(
         # square of r + b s at column 0; a cumulative sum along each row gives every column's coefficients.
         index = scratch("index", shape, torch.int64).copy_(k.add_(offsets[:R])).view(1, -1).expand(3, -1)
         coef = torch.zeros(3, R * (m + 1), dtype=dtype).scatter_add_(1, index, dq.view(3, -1)).view(3, R, m + 1)
-        q0 = torch.stack([(r * r).sum((0, 2)), 2 * (r * s).sum((0, 2)), (s * s).sum((0, 2))])  # (3, R): r + b s squared
+        rows_rs = RS.permute(2, 0, 1, 3).reshape(R, 2, O * n)  # a view when O = 1
+        G = torch.bmm(rows_rs, rows_rs.transpose(1, 2))  # (R, 2, 2): the row sums of r r, r s, s s
+        q0 = torch.stack([G[:, 0, 0], 2 * G[:, 0, 1], G[:, 1, 1]])  # (3, R): the square of r + b s
         coef[..., 0] += q0
         torch.sum(coef.cumsum_(-1)[..., :m] * powers, 0, out=loss[start : start + R])
         torch.add(dq.abs_().sum(-1).sum(1), q0.abs(), out=size[:, start : start + R])
