@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import numpy as np
 import torch
@@ -219,18 +220,25 @@ def loss_slice(
     return LossSlice(arch, o, d, axes, values, labels)
 
 
+_COEFFICIENTS: WeakKeyDictionary[MLPArchitecture, dict[str, tuple[int, int]]] = WeakKeyDictionary()
+"""Per architecture: each orbit coefficient's name -> (tensor, orbit), made on first use."""
+
+
 def coefficient_directions(arch: MLPArchitecture, names: Sequence[str]) -> np.ndarray:
     """The orbit indicators of the named orbit coefficients of ``E`` (:func:`~eqlandscape.symmetry.coefficient_names`)
     as flat vectors ``(len(names), P)``: moving by ``a`` along one raises that coefficient by ``a``."""
-    table = {n: (t, o) for t, per in enumerate(coefficient_names(arch)) for o, n in enumerate(per)}
-    sizes = [int(np.prod(s)) for s in arch.shapes]
+    table = _COEFFICIENTS.get(arch)
+    if table is None:
+        table = {n: (t, o) for t, per in enumerate(coefficient_names(arch)) for o, n in enumerate(per)}
+        _COEFFICIENTS[arch] = table
+    sizes = [math.prod(s) for s in arch.shapes]
     offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
     out = np.zeros((len(names), sum(sizes)))
     for k, name in enumerate(names):
         if name not in table:
             raise ConfigError(f"unknown coefficient {name!r}; the coefficients of E are {', '.join(table)}")
         t, o = table[name]
-        out[k, offsets[t] : offsets[t] + sizes[t]] = arch.bases[t].dense()[o].reshape(-1)
+        out[k, offsets[t] : offsets[t] + sizes[t]] = arch.bases[t].orbit_index.reshape(-1) == o
     return out
 
 
