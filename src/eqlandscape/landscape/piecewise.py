@@ -158,7 +158,8 @@ _THREAD = threading.local()
 
 
 def _scratch() -> _Scratch:
-    """This thread's buffers, kept between calls (a few MiB, :data:`CHUNK_FLOATS` each)."""
+    """This thread's buffers, kept between calls: about fifteen of one chunk's size (:data:`CHUNK_FLOATS`
+    floats, or one grid row's intermediates when that is more)."""
     if not hasattr(_THREAD, "scratch"):
         _THREAD.scratch = _Scratch()
     return _THREAD.scratch
@@ -166,20 +167,23 @@ def _scratch() -> _Scratch:
 
 class _Scratch:
     """Named buffers reused from chunk to chunk: ``scratch(name, shape, dtype)`` is a contiguous tensor of
-    that shape, a view of the start of a flat buffer that grows when asked for more."""
+    that shape, a view of the start of a flat buffer that grows when asked for more (the views of the
+    buffer it replaces are dropped, so that no more than one buffer a name is kept)."""
 
     def __init__(self) -> None:
         self._flat: dict[tuple[str, torch.dtype], Tensor] = {}
-        self._views: dict[tuple[str, tuple[int, ...], torch.dtype], Tensor] = {}
+        self._views: dict[tuple[str, torch.dtype], dict[tuple[int, ...], Tensor]] = {}
 
     def __call__(self, name: str, shape: tuple[int, ...], dtype: torch.dtype) -> Tensor:
-        view = self._views.get((name, shape, dtype))
+        views = self._views.setdefault((name, dtype), {})
+        view = views.get(shape)
         if view is None:
             size = math.prod(shape)
             flat = self._flat.get((name, dtype))
             if flat is None or flat.numel() < size:
                 flat = self._flat[(name, dtype)] = torch.empty(size, dtype=dtype)
-            view = self._views[(name, shape, dtype)] = flat[:size].view(shape)
+                views.clear()
+            view = views[shape] = flat[:size].view(shape)
         return view
 
 
