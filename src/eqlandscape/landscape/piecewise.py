@@ -12,9 +12,7 @@ the sample's output is linear in ``b`` between at most ``H`` breakpoints and its
 ``q_0 + q_1 b + q_2 b^2`` there. The row's loss at every grid column is the sum of the quadratics of the
 segments the column lies in: each sample adds its segments' changes of ``(q_0, q_1, q_2)`` at the columns
 where they start, and one cumulative sum along the row gives every column's coefficients. That costs
-``O(n H (H + O))`` per row, where evaluating the network costs ``O(n H (I + O))`` per grid point: for the
-101 x 101 slice of the demo (``H = I = 3``, ``O = 1``) about 30 times less arithmetic, and none of it per
-grid point.
+``O(n H (H + O))`` per row, where evaluating the network costs ``O(n H (I + O))`` per grid point.
 
 The rounding error of those sums is bounded per grid point; the few points where the bound exceeds a
 relative tolerance (those next to an exact zero of the loss) are evaluated directly.
