@@ -40,7 +40,7 @@ from eqlandscape.landscape.critical import _data
 from eqlandscape.landscape.functional import Objective, check_data, loss
 from eqlandscape.landscape.piecewise import slice_losses
 from eqlandscape.nn import MLPArchitecture
-from eqlandscape.nn.functional import ACTIVATION_FUNCTIONS, as_samples_last, loss_t
+from eqlandscape.nn.functional import ACTIVATION_FUNCTIONS, Workspace, as_samples_last, loss_t
 from eqlandscape.symmetry import BarrierAnalysis, align, coefficient_names
 from eqlandscape.symmetry.weight_space import as_tensors
 
@@ -204,6 +204,7 @@ def loss_slice(
     flat = values.reshape(-1)
     origin_t, d_t, grid_t = torch.as_tensor(o), torch.as_tensor(d), torch.as_tensor(grid)
     batched = torch.func.vmap(partial(loss, activation=arch.activation, criterion=criterion), in_dims=(0, None, None))
+    workspace = Workspace()  # the kernel's buffers, reused from chunk to chunk
     for start in range(0, grid.shape[0], chunk):
         # origin + coordinates @ directions by torch: a NumPy product here would wake OpenBLAS's threads,
         # which then spin against torch's for the cores (5x slower on two cores).
@@ -213,7 +214,7 @@ def loss_slice(
                 batch = objective(tensors)
             elif criterion == "mse":  # the trainer's batched kernel: each point's loss, in one pass
                 weights, biases = arch.split(tensors)
-                batch = loss_t(weights, biases, xt, yt, arch.activation)
+                batch = loss_t(weights, biases, xt, yt, arch.activation, workspace)
             else:
                 batch = batched(dict(zip(arch.names, tensors, strict=True)), x, y)
         flat[start : start + chunk] = batch.numpy()
