@@ -117,8 +117,8 @@ def _piecewise(
     applies and is the cheaper: one hidden layer of ``H`` units, a piecewise-linear
     activation, directions that move the first layer only, finite numbers, and ``10 H`` below the grid's
     columns times ``n_0 + n_2`` (its cost per row grows as ``H^2``, a direct evaluation's per grid point as
-    ``H (n_0 + n_2)``; measured on 101 x 101 grids with ``n_0 = 3``, ``n_2 = 1``: 5x faster at ``H = 16``,
-    1.3x at 32, 4x slower at 64); ``None`` otherwise."""
+    ``H (n_0 + n_2)``; measured once on 101 x 101 grids with ``n_0 = 3``, ``n_2 = 1``: 2x faster at
+    ``H = 12``, 3.7x at 16, 1.3x at 32, 4x slower at 64); ``None`` otherwise."""
     slopes = ACTIVATION_FUNCTIONS[arch.activation].slopes
     first = sum(int(np.prod(s)) for s in arch.shapes[: arch.per_layer])
     n_in, H, n_out = arch.widths if arch.n_layers == 2 else (0, 0, 0)
