@@ -160,12 +160,24 @@ class MLPArchitecture:
             return params
         if masks is not None and len(masks) != self.n_layers:
             raise ConfigError(f"got {len(masks)} masks for {self.n_layers} layers")
+        made = self._parametrizations.get((kind, basis_seed)) if masks is None else None
+        if made is not None:
+            return made
         out = []
         for t, basis in enumerate(self.bases):
             layer, is_bias = divmod(t, self.per_layer)
             mask = None if masks is None or is_bias else masks[layer]
             out.append(make_parametrization(kind, basis, mask=mask, basis_seed=basis_seed + t))
+        if masks is None:
+            self._parametrizations[(kind, basis_seed)] = tuple(out)
         return tuple(out)
+
+    @cached_property
+    def _parametrizations(self) -> dict[tuple[str, int], tuple[Parametrization, ...]]:
+        """The unmasked parametrizations made so far, by kind and basis seed: they depend on nothing else
+        (immutable, their maps computed once), and the trainer asks for the same ones for every chunk of
+        students (a graph network of ``S_10`` holds about 50 MB of them)."""
+        return {}
 
     def init_full(
         self, seeds: Sequence[int] | np.ndarray, init: str = "equivariant", scale: float = 1.0

@@ -614,13 +614,13 @@ def _one_intra_op_thread(device: torch.device) -> Iterator[None]:
 @dataclass
 class _Trained:
     """What the result needs of a trained chunk (its buffers are gone by then): its students' initial and
-    final full tensors (flat order), output RMS, and, for the first chunk only, the coordinates the final
-    models are in (every chunk's strategy builds the same ones; those of a large group hold tens of MB)."""
+    final full tensors (flat order), output RMS, and the coordinates the final models are in (the same
+    for every chunk, :meth:`~eqlandscape.nn.MLPArchitecture.parametrizations`)."""
 
     initial: list[Tensor]
     final: list[Tensor]
     output_rms: np.ndarray
-    params: tuple[Parametrization, ...] | None
+    params: tuple[Parametrization, ...]
     extra: bool
 
 
@@ -629,8 +629,7 @@ def _train_chunk(run: _Run, sl: slice, out: dict[str, np.ndarray]) -> _Trained:
     chunks than workers hold their buffers at a time."""
     job = _Chunk(run, sl, out)
     job.train()
-    params = job.state.params if sl.start == 0 else None
-    return _Trained(job.initial, job.final, job.output_rms, params, bool(job.state.extra))
+    return _Trained(job.initial, job.final, job.output_rms, job.state.params, bool(job.state.extra))
 
 
 def _run_chunks(run: _Run, slices: list[slice], out: dict[str, np.ndarray], workers: int) -> list[_Trained]:
@@ -656,7 +655,6 @@ def _result(task: Task, run: _Run, out: dict[str, np.ndarray], jobs: list[_Train
     cfg, arch = run.config, run.arch
     # the final models as trained: free coordinates when the strategy adds a free part
     params = arch.parametrizations("free") if jobs[0].extra else jobs[0].params
-    assert params is not None  # the first chunk's
     final_tensors = [torch.cat(ts) for ts in zip(*(job.final for job in jobs), strict=True)]
     coords = [p.from_full(t) for p, t in zip(params, final_tensors, strict=True)]
     ensemble = Ensemble(arch, params, coords, run.seeds)
