@@ -29,7 +29,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
-from weakref import WeakKeyDictionary
 
 import numpy as np
 import torch
@@ -111,7 +110,12 @@ class LossSlice:
 
 
 def _piecewise(
-    arch: MLPArchitecture, o: np.ndarray, d: np.ndarray, x: Tensor, y: Tensor, axes: tuple[np.ndarray, ...]
+    arch: MLPArchitecture,
+    o: np.ndarray,
+    d: np.ndarray,
+    x: Tensor,
+    y: Tensor,
+    axes: tuple[np.ndarray, ...],
 ) -> np.ndarray | None:
     """The mean squared error on the grid by :func:`~eqlandscape.landscape.piecewise.slice_losses`, when it
     applies and is the cheaper: one hidden layer of ``H`` units, a piecewise-linear
@@ -139,7 +143,9 @@ def _piecewise(
         rows, row_direction, columns = np.zeros(1), (torch.zeros_like(W[0]), torch.zeros_like(b[0])), axes[0]
     else:
         rows, row_direction, columns = axes[0], (W[1], b[1]), axes[1]
-    values = slice_losses((W[0], b[0]), (V[0], c[0]), row_direction, (W[-1], b[-1]), x, y, rows, columns, slopes)
+    values = slice_losses(
+        (W[0], b[0]), (V[0], c[0]), row_direction, (W[-1], b[-1]), x, y, rows, columns, arch.activation
+    )
     return values[0] if len(axes) == 1 else values
 
 
@@ -221,17 +227,10 @@ def loss_slice(
     return LossSlice(arch, o, d, axes, values, labels)
 
 
-_COEFFICIENTS: WeakKeyDictionary[MLPArchitecture, dict[str, tuple[int, int]]] = WeakKeyDictionary()
-"""Per architecture: each orbit coefficient's name -> (tensor, orbit), made on first use."""
-
-
 def coefficient_directions(arch: MLPArchitecture, names: Sequence[str]) -> np.ndarray:
     """The orbit indicators of the named orbit coefficients of ``E`` (:func:`~eqlandscape.symmetry.coefficient_names`)
     as flat vectors ``(len(names), P)``: moving by ``a`` along one raises that coefficient by ``a``."""
-    table = _COEFFICIENTS.get(arch)
-    if table is None:
-        table = {n: (t, o) for t, per in enumerate(coefficient_names(arch)) for o, n in enumerate(per)}
-        _COEFFICIENTS[arch] = table
+    table = {n: (t, o) for t, per in enumerate(coefficient_names(arch)) for o, n in enumerate(per)}
     sizes = [math.prod(s) for s in arch.shapes]
     offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
     out = np.zeros((len(names), sum(sizes)))

@@ -118,28 +118,44 @@ ACTIVATION_FUNCTIONS: dict[str, Activation] = {
 }
 
 
-def register_activation(name: str, forward: Callable[[Tensor], Tensor]) -> None:
+def register_activation(
+    name: str, forward: Callable[[Tensor], Tensor], *, slopes: tuple[float, float] | None = None
+) -> None:
     """Make the pointwise activation ``forward`` (a differentiable function of a tensor) known as
     ``name`` to every model, the trainer and the landscape functions. It has no hand-written
     backward: the trainer computes its gradients by autograd through the functional core, one model
-    at a time (slower than the fast kernel, the same per-seed determinism). :class:`ValueError` for a
-    name already taken."""
+    at a time (slower than the fast kernel, the same per-seed determinism). ``slopes``: declare it
+    piecewise linear, ``s_- z`` below 0 and ``s_+ z`` above (:attr:`Activation.slopes`), for the exact
+    loss slices. :class:`ValueError` for a name already taken."""
     if name in ACTIVATION_FUNCTIONS:
         raise ValueError(f"an activation named {name!r} exists already")
-    ACTIVATION_FUNCTIONS[name] = Activation(name, lambda z, out: forward(z) if out is None else out.copy_(forward(z)))
+    ACTIVATION_FUNCTIONS[name] = Activation(
+        name, lambda z, out: forward(z) if out is None else out.copy_(forward(z)), slopes=slopes
+    )
 
 
 class Workspace:
-    """Buffers for the large intermediate tensors, reused while their shapes stay the same."""
+    """Buffers for the large intermediate tensors, reused from call to call.
+
+    :meth:`get` gives a contiguous tensor of any shape as a view of the start of one flat buffer per name
+    (on a 64-byte boundary, where the allocator puts every fresh tensor), grown when asked for more; the
+    views of a buffer it replaces are dropped, so that one buffer a name is kept."""
 
     def __init__(self) -> None:
         self._buffers: dict[str, Tensor] = {}
+        self._flat: dict[str, Tensor] = {}
+        self._views: dict[str, dict[tuple[int, ...], Tensor]] = {}
 
     def get(self, name: str, shape: tuple[int, ...], like: Tensor) -> Tensor:
-        t = self._buffers.get(name)
-        if t is None or t.shape != shape or t.dtype != like.dtype or t.device != like.device:
-            t = torch.empty(shape, dtype=like.dtype, device=like.device)
-            self._buffers[name] = t
+        views = self._views.setdefault(name, {})
+        t = views.get(shape)
+        if t is None or t.dtype != like.dtype or t.device != like.device:
+            size = math.prod(shape)
+            flat = self._flat.get(name)
+            if flat is None or flat.numel() < size or flat.dtype != like.dtype or flat.device != like.device:
+                flat = self._flat[name] = torch.empty(size, dtype=like.dtype, device=like.device)
+                views.clear()
+            t = views[shape] = flat[:size].view(shape)
         return t
 
     def get_strided(self, name: str, like: Tensor) -> Tensor:
