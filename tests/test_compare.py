@@ -259,3 +259,16 @@ def test_strategy_terms_are_the_medians_of_the_strategys_own_columns() -> None:
     terms = dict(item.split("=") for item in row["strategy_terms"].split(", "))
     assert float(terms["gamma_0"]) == pytest.approx(float(f"{alone['gamma_0'].median():.3g}"))
     assert row["final_loss_dropped"] == pytest.approx(alone["test_loss_dropped"].median())
+
+
+@pytest.mark.parametrize(
+    ("argv", "sgd_lr", "adam_lr"),
+    [([], 0.05, 0.01), (["--optimizer", "adam"], 0.05, 0.01), (["--optimizer", "adam", "--lr", "0.02"], 0.05, 0.02)],
+)
+def test_escape_learning_rates_default_per_optimizer(monkeypatch, argv, sgd_lr, adam_lr) -> None:
+    import eqlandscape.cli.compare as cli_compare
+
+    seen = []
+    monkeypatch.setattr(cli_compare, "_escape", lambda config, *args: seen.append(config))
+    assert main(["compare", "S3", "--study", "escape", *argv]) == 0
+    assert (seen[0].sgd_lr, seen[0].adam_lr) == (sgd_lr, adam_lr)

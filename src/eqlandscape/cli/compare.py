@@ -84,7 +84,7 @@ def compare_command(
     optimizer: Annotated[
         str, typer.Option(help="sgd or adam (every strategy); escape: the optimizer whose --lr is given.")
     ] = "sgd",
-    lr: Annotated[float, typer.Option(help="Learning rate [escape: sgd 0.05, adam 0.01].")] = 0.05,
+    lr: Annotated[float | None, typer.Option(help="Learning rate [0.05; escape: sgd 0.05, adam 0.01].")] = None,
     switch_step: Annotated[
         int | None,
         typer.Option(help="Switch to free training, for strategies that have one [steps // 3; escape 1000]."),
@@ -159,7 +159,7 @@ def compare_command(
                 steps=steps,
                 seed=seed,
                 optimizer=optimizer,
-                lr=lr,
+                **({} if lr is None else {"lr": lr}),
                 switch_step=switch_step,
                 dtype=dtype,
                 workers=threads,
@@ -180,8 +180,7 @@ def compare_command(
             n_trains=_ints(n_trains, "--n-trains"),
             data_seeds=_ints(data_seeds, "--data-seeds"),
             variants=None if variants is None else _names(variants),
-            sgd_lr=lr if optimizer == "sgd" else 0.05,
-            adam_lr=lr if optimizer == "adam" else 0.01,
+            **({} if lr is None else {f"{optimizer}_lr": lr}),  # the other optimizer's: EscapeConfig's default
             dtype=dtype,
             workers=threads,
         )
