@@ -137,6 +137,10 @@ def test_constrained_stationary_point_of_the_demo_with_a_closed_train_set() -> N
 
     h = torch.autograd.functional.hessian(constrained, torch.cat(theta))
     np.testing.assert_allclose(result.eigenvalues_E, np.linalg.eigvalsh(h.numpy()), atol=1e-10)
+    # on a closed train set the augmented risk is the loss: augmenting again changes no eigenvalue
+    as_closed = stability(arch, point, x, y, closed=True)
+    np.testing.assert_allclose(as_closed.eigenvalues_E, result.eigenvalues_E, atol=1e-10)
+    np.testing.assert_allclose(as_closed.eigenvalues_perp, result.eigenvalues_perp, atol=1e-10)
 
 
 def _plane(a: float, b: float) -> list[np.ndarray]:

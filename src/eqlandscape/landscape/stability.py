@@ -148,10 +148,13 @@ def stability(
     objective: Objective | None = None,
     tol: float = 1e-8,
     in_E_tol: float = 1e-6,
+    closed: bool = False,
 ) -> Stability:
     """Stability of one model at a point of ``E`` (full weights, flat order) for constrained and for
     augmented training: the augmented Hessian (:func:`free_hessian` with ``augmented=True``, or of a
     ``G``-invariant ``objective``) split into its ``E`` and ``E``-perp blocks (module docstring).
+    ``closed``: ``(x, y)`` is closed under ``G`` already, so the augmented risk is its loss (not augmented
+    again: the same Hessian from ``|G|`` times fewer rows).
     :class:`ConfigError` when the point is not in ``E`` (within ``in_E_tol``, saying how far off it is)
     or ``tol`` is not positive. The point should be stationary (refine it first,
     :func:`~eqlandscape.landscape.critical.refine`): the verdicts are those of the second-order test."""
@@ -159,7 +162,7 @@ def stability(
 
     tol = check_tol(tol)
     require_in_E(arch, weights, in_E_tol)
-    H = free_hessian(arch, weights, x, y, criterion=criterion, augmented=True, objective=objective)
+    H = free_hessian(arch, weights, x, y, criterion=criterion, augmented=not closed, objective=objective)
     H = (H + H.T) / 2
     E = fixed_point_subspace(arch, []).orthonormal()
     perp = orthogonal_complement(E) if E.shape[0] < H.shape[0] else np.zeros((0, H.shape[0]))
@@ -244,7 +247,7 @@ def search(
         x, y, objective, reports = run.x, run.y, run.objective, run.reports
         problem = {k: v for k, v in task.describe().items() if k != "teacher_tensors"}
         for report, count in deduplicate([r for r in reports if r.converged], dedup_tol, arch=arch):
-            verdict = stability(arch, report.weights, x, y, objective=objective, tol=tol)
+            verdict = stability(arch, report.weights, x, y, objective=objective, tol=tol, closed=True)
             found.append(StationaryPoint(problem, report.loss, report.sides, count, report.weights, verdict))
     return found
 
