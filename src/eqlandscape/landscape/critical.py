@@ -314,7 +314,7 @@ def critical_points(
     names = arch.names
     weights = [full[n].numpy() for n in names]
     barriers = analyze_barriers(arch)
-    sides = barriers.sides(weights, side_tol) if barriers.barriers else np.empty((len(weights[0]), 0), dtype=object)
+    sides = barriers.sides(weights, side_tol)
     member = {"E": E.contains(weights, side_tol)}
     for b in barriers.barriers:
         perm = np.arange(arch.widths[b.layer])

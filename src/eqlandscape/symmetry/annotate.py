@@ -46,8 +46,6 @@ def teacher_sides(teacher: Any, side_tol: float, analysis: BarrierAnalysis | Non
     architecture (``analysis``, by default :func:`~eqlandscape.symmetry.barriers.analyze_barriers` of
     ``teacher.arch``) on which the teacher network ``teacher`` lies; ``[]`` without barriers."""
     analysis = analyze_barriers(teacher.arch) if analysis is None else analysis
-    if not analysis.barriers:
-        return []
     return list(analysis.sides([t.detach() for t in teacher.full()], side_tol, np.zeros(1, bool))[0])
 
 

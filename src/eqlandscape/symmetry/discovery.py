@@ -200,6 +200,11 @@ def _conjugators(start: PermRep, perms: np.ndarray, sub_id: np.ndarray, start_su
     ``pi0 c`` with ``c`` in the centralizer of ``start``, which is enumerated. Past :func:`centralizer`'s
     limit the fewest moved neurons come from an assignment instead (:func:`_fewest_moved_by_assignment`)."""
     K, _, n = perms.shape
+    cent = centralizer(start)
+    if cent is None:
+        return np.stack(
+            [_fewest_moved_by_assignment(start, p, s, start_sub_id) for p, s in zip(perms, sub_id, strict=True)]
+        )
     rows = np.arange(K)
     found_orbit = perms.min(axis=1)  # smallest point of each point's orbit
     used = np.zeros((K, n), dtype=bool)
@@ -210,11 +215,6 @@ def _conjugators(start: PermRep, perms: np.ndarray, sub_id: np.ndarray, start_su
         q = fits.argmax(axis=1)
         pi0[:, start.perms[:, x]] = perms[rows, :, q]
         used[rows, found_orbit[rows, q]] = True
-    cent = centralizer(start)
-    if cent is None:
-        return np.stack(
-            [_fewest_moved_by_assignment(start, p, s, start_sub_id) for p, s in zip(perms, sub_id, strict=True)]
-        )
     candidates = np.take_along_axis(pi0[:, None, :], cent[None], axis=2)
     support = (candidates != np.arange(n)).sum(axis=2)
     keep = support == support.min(axis=1, keepdims=True)
