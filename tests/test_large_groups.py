@@ -30,7 +30,7 @@ from eqlandscape.errors import (
 )
 from eqlandscape.groups import PermGroup, group_from_name, orbit_labels, perm_group
 from eqlandscape.groups.chain import StabilizerChain
-from eqlandscape.reps import PermRep, coset_rep, natural, parse_rep, set_coset_limit, trivial
+from eqlandscape.reps import PermRep, coset_rep, natural, parse_rep, random_elements, set_coset_limit, trivial
 
 
 @pytest.mark.parametrize("n", [10, 20, 40])
@@ -77,6 +77,9 @@ def test_generator_images_are_validated_without_elements() -> None:
     rep = PermRep.from_generator_images(G, conj)
     assert rep.size == 10 and [_order(g) for g in conj] == [_order(g) for g in G.generator_perms]
     np.testing.assert_array_equal(rep.generator_images, conj)  # the rep sends each generator to its image
+    # and every element g (words in the generators, never listed) to pi g pi^-1
+    g, image = random_elements([natural(G), rep], [0, 1], "check", 5)
+    np.testing.assert_array_equal(image, pi[g][..., np.argsort(pi)])
     bad = conj.copy()
     bad[0] = np.roll(np.arange(10), 1)  # a transposition (order 2) sent to a 10-cycle: the relation g^2 = e breaks
     assert _order(bad[0]) != _order(G.generator_perms[0])

@@ -53,10 +53,8 @@ def random_elements(
     seed ``s`` depend on ``s``, ``stream``, ``count`` and the group alone, never on the other seeds
     (whatever ``K``) nor on which reps are asked for. ``count``: elements per model, at least 1.
 
-    How to augment a batch with it (the ``augmented`` strategy, ``samples`` elements per model and
-    step; ``xt`` ``(K, n_in, B)``, ``yt`` ``(K, n_out, B)``), in place of the element indices drawn
-    today with ``model_rng.integers(seeds, f"augment/{step}", order, (samples,))``, which need the
-    group listed::
+    How the ``augmented`` strategy augments a batch with it (``samples`` elements per model and step;
+    ``xt`` ``(K, n_in, B)``, ``yt`` ``(K, n_out, B)``)::
 
         p_in, p_out = random_elements([rep_in, rep_out], seeds, f"augment/{step}", samples)
         rows_in = torch.as_tensor(np.argsort(p_in, axis=-1))    # (rho(g) x)[j] = x[p^-1[j]]: (K, samples, n_in)
