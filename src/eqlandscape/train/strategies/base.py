@@ -177,40 +177,25 @@ def flat_size(arch: MLPArchitecture) -> int:
 class FlatLayout:
     """All tensors of an architecture side by side in flat order, ``(K, N)`` (the trainer's
     ``full_flat``, ``model_flat``, ``model_grads_flat``; a strategy's flat extras): the span and
-    sums of every layer, the layer of every entry, and the projection onto ``E`` of all tensors at
-    once in gather form (a fixed order of operations per model)."""
+    sums of every layer, the layer of every entry, and the projection onto ``E`` of all tensors."""
 
     def __init__(self, arch: MLPArchitecture, like: Tensor) -> None:
         sizes = [math.prod(shape) for shape in arch.shapes]
         layers = np.repeat(np.arange(len(sizes)) // arch.per_layer, sizes)
-        starts = np.cumsum([0, *sizes])[:: arch.per_layer].tolist()  # a layer's tensors are side by side
-        self.layer_spans = [slice(a, b) for a, b in itertools.pairwise(starts)]
+        starts = np.cumsum([0, *sizes]).tolist()
+        self.layer_spans = [slice(a, b) for a, b in itertools.pairwise(starts[:: arch.per_layer])]
         self.layer_index = torch.as_tensor(layers, device=like.device)
-        # orbits of all tensors numbered together; members of each orbit padded with entry 0, weight 0
-        orbit = np.concatenate(
-            [
-                b.orbit_index.reshape(-1) + off
-                for b, off in zip(arch.bases, np.cumsum([0] + [b.dim for b in arch.bases]), strict=False)
-            ]
-        )
-        dim = int(orbit.max()) + 1 if orbit.size else 0
-        counts = np.bincount(orbit, minlength=dim)
-        width = max(int(counts.max(initial=1)), 1)
-        entries = np.argsort(orbit, kind="stable")
-        slot = np.arange(orbit.size) - np.concatenate([[0], np.cumsum(counts)[:-1]])[orbit[entries]]
-        members = np.zeros((dim, width), dtype=np.int64)
-        weights = np.zeros((dim, width))
-        members[orbit[entries], slot] = entries
-        weights[orbit[entries], slot] = 1.0 / counts[orbit[entries]]
-        self._orbit = torch.as_tensor(orbit, device=like.device)
-        self._members = torch.as_tensor(members.reshape(-1), device=like.device)
-        self._weights = torch.as_tensor(weights, dtype=like.dtype, device=like.device)
+        self._tensor_spans = [slice(a, b) for a, b in itertools.pairwise(starts)]
+        self._orbits = arch.parametrizations("orbit")  # shared; their gather maps made on first use
 
     def project(self, flat: Tensor) -> Tensor:
-        """``P_E`` of every tensor: each entry replaced by the mean of its orbit (a new ``(K, N)``)."""
-        gathered = flat.index_select(1, self._members).view(flat.shape[0], *self._weights.shape)
-        means = torch.sum(gathered.mul_(self._weights), -1)
-        return means.index_select(1, self._orbit)
+        """``P_E`` of every tensor: each entry replaced by the mean of its orbit (a new ``(K, N)``), tensor
+        by tensor through the ``orbit`` parametrizations' gather maps (``to_full(from_full(W))``)."""
+        K = flat.shape[0]
+        parts = [flat[:, span].view(K, *p.shape) for p, span in zip(self._orbits, self._tensor_spans, strict=True)]
+        return torch.cat(
+            [p.to_full(p.from_full(part)).reshape(K, -1) for p, part in zip(self._orbits, parts, strict=True)], 1
+        )
 
     def layer_sums(self, flat: Tensor) -> Tensor:
         """``(K, L)``: the sum of each layer's entries of ``flat`` ``(K, N)``."""
